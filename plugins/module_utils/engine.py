@@ -1,0 +1,184 @@
+# -*- coding: utf-8 -*-
+# Copyright: etcdops.etcd contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+"""Migrate one data dir: checks, lock, plan, backup, steps, progress, rollback.
+
+Shared by the ``etcd_migrate`` module and the command-line entry.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+import shutil
+import tempfile
+import time
+
+from .datadir import Backups, DataDir
+from .etcd_process import available_versions
+from .plan import RECORD, plan_migration
+from .steps import StepRunner
+from .versions import MigrationError, check_storage, parse_version
+
+DEFAULTS = {
+    "target_storage": "etcd3",
+    "name": None,
+    "initial_cluster": None,
+    "listen_peer_urls": "http://127.0.0.1:18630",
+    "initial_advertise_peer_urls": None,
+    "initial_cluster_token": "etcd-cluster",
+    "client_port": 18629,
+    "server_extra_args": [],
+    "current_version": None,
+    "backup": True,
+    "backup_dir": None,
+    "backups_to_keep": 3,
+    "defer_final_hop": False,
+    "timeout": 120,
+    "data_dir_mode": "0700",
+}
+
+
+class StepFailed(MigrationError):
+    """A step failed; the data dir was put back from the backup when there was one."""
+
+
+def _versioned(version, storage):
+    return {"version": str(version) if version is not None else None, "storage": storage}
+
+
+def migrate(params, check_mode=False, log=None):
+    """Bring ``params['data_dir']`` to ``params['target_version']``; returns the result dict."""
+    opts = dict(DEFAULTS)
+    opts.update((k, v) for k, v in params.items() if v is not None)
+    say = log or (lambda message: None)
+    target = parse_version(opts["target_version"], "target_version")
+    target_storage = check_storage(opts["target_storage"], "target_storage")
+    mode = int(str(opts["data_dir_mode"]), 8)
+    data_dir = DataDir(opts["data_dir"])
+    data_dir.check_usable()
+    result = {"changed": False, "steps": [], "warnings": [], "backup": None, "removed_backups": []}
+
+    if not data_dir.exists():
+        result["diff"] = {"before": "", "after": DataDir.format_version(target, target_storage)}
+        plan = plan_migration(None, None, target, target_storage, [], empty=True)
+        result.update(changed=True, previous=_versioned(None, None), current=_versioned(target, target_storage),
+                      plan=[s._asdict() for s in plan.steps])
+        if not check_mode:
+            os.makedirs(data_dir.path, mode)
+            os.chmod(data_dir.path, mode)  # makedirs' mode is filtered by the umask
+            data_dir.write_version(target, target_storage)
+        say("created %s for etcd %s" % (data_dir.path, target))
+        return result
+
+    if data_dir.held_by_other_process():
+        raise MigrationError("%s is in use (member/snap/db is locked): stop etcd before migrating its data"
+                             % data_dir.path)
+    data_dir.lock()
+    try:
+        return _migrate_locked(data_dir, opts, target, target_storage, mode, check_mode, say, result)
+    finally:
+        data_dir.unlock()
+
+
+def _recover_interrupted_run(data_dir, check_mode, say, result):
+    inflight = data_dir.read_inflight()
+    if inflight is None:
+        return
+    message = "a previous run died during %s; the data dir is restored from %s" % (
+        inflight["step"], inflight["backup"])
+    if check_mode:
+        result["warnings"].append(message.replace("is restored", "will be restored"))
+        return
+    data_dir.replace_contents_from(inflight["backup"])
+    data_dir.clear_inflight()
+    result["changed"] = True
+    result["warnings"].append(message)
+    say(message)
+
+
+def _current_version(data_dir, opts, empty):
+    recorded = data_dir.read_version()
+    given = opts["current_version"]
+    if given is not None:
+        given_version = parse_version(given, "current_version")
+        if recorded is not None and recorded[0] != given_version:
+            raise MigrationError("current_version %s contradicts %s, which says %s: fix one of them"
+                                 % (given_version, data_dir.file("version.txt"), recorded[0]))
+        return given_version, recorded[1] if recorded else "etcd3"
+    if recorded is None and not empty:
+        raise MigrationError("%s holds etcd data but no version.txt: give current_version (the etcd version "
+                             "that last ran on it, e.g. current_version: 3.4.23)" % data_dir.path)
+    return recorded if recorded else (None, None)
+
+
+def _migrate_locked(data_dir, opts, target, target_storage, mode, check_mode, say, result):
+    _recover_interrupted_run(data_dir, check_mode, say, result)
+    empty = data_dir.is_empty()
+    current, storage = _current_version(data_dir, opts, empty)
+    before_text = data_dir.read_version_text() or ""
+    plan = plan_migration(current, storage, target, target_storage,
+                          available_versions(opts["bin_dir"]) if opts.get("bin_dir") else [],
+                          defer_final_hop=opts["defer_final_hop"], empty=empty)
+    result["warnings"].extend(plan.warnings)
+    result["previous"] = _versioned(current, storage)
+    result["current"] = _versioned(target, target_storage)
+    result["plan"] = [s._asdict() for s in plan.steps]
+    after_text = DataDir.format_version(target, target_storage)
+    result["diff"] = {"before": before_text, "after": after_text}
+    will_change = bool(plan.steps) or before_text != after_text or (empty and not before_text)
+    if check_mode:
+        result["changed"] = result["changed"] or will_change or _mode_differs(data_dir, mode)
+        return result
+
+    data_steps = [s for s in plan.steps if s.action != RECORD]
+    if data_steps and opts["backup"]:
+        result["backup"] = Backups(data_dir, opts["backup_dir"]).create(str(current))
+        say("backup of %s in %s" % (data_dir.path, result["backup"]))
+    work_dir = tempfile.mkdtemp(prefix="etcd-migrate-")
+    try:
+        runner = StepRunner(data_dir, opts.get("bin_dir"), work_dir, opts)
+        for step in plan.steps:
+            started = time.monotonic()
+            say("%s %s -> %s%s" % (step.action, step.from_version, step.to_version,
+                                   " (etcd %s)" % step.binary if step.binary else ""))
+            if step.action != RECORD:
+                _run_guarded(runner, step, data_dir, result["backup"])
+            data_dir.write_version(parse_version(step.to_version), target_storage)
+            data_dir.clear_inflight()
+            result["steps"].append({"action": step.action, "from": step.from_version, "to": step.to_version,
+                                    "binary": step.binary, "seconds": round(time.monotonic() - started, 2)})
+            result["changed"] = True
+        result["warnings"].extend(runner.notes)
+    finally:
+        shutil.rmtree(work_dir, ignore_errors=True)
+    if data_dir.write_version(target, target_storage):
+        result["changed"] = True
+    if data_dir.ensure_mode(mode):
+        result["changed"] = True
+    if result["backup"]:
+        result["removed_backups"] = Backups(data_dir, opts["backup_dir"]).prune(
+            opts["backups_to_keep"], protect=result["backup"])
+    return result
+
+
+def _mode_differs(data_dir, mode):
+    return (os.stat(data_dir.path).st_mode & 0o7777) != mode
+
+
+def _run_guarded(runner, step, data_dir, backup):
+    """Run one data step; on failure put the data dir back from the backup."""
+    label = "%s %s -> %s" % (step.action, step.from_version, step.to_version)
+    if backup:
+        data_dir.mark_inflight(label, backup)
+    try:
+        runner.run(step)
+    except Exception as exc:
+        if backup:
+            data_dir.replace_contents_from(backup)
+            data_dir.clear_inflight()
+            raise StepFailed("step %s failed: %s\nThe data dir was restored from the backup %s."
+                             % (label, exc, backup))
+        raise StepFailed("step %s failed without a backup (backup: false): %s\nThe data dir may be partly migrated."
+                         % (label, exc))

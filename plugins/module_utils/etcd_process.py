@@ -1,0 +1,201 @@
+# -*- coding: utf-8 -*-
+# Copyright: etcdops.etcd contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+"""Run real etcd binaries: a temporary single member on loopback, and its tools."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import ctypes
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+
+from .versions import MigrationError, minor, parse_version
+
+from urllib.request import urlopen
+
+SNAP_FILE = re.compile(r"^([0-9a-f]{16})-([0-9a-f]{16})\.snap$")
+
+
+class Toolset:
+    """The etcd, etcdctl and etcdutl of one version under ``<bin_dir>/<version>/``."""
+
+    def __init__(self, bin_dir, version):
+        self.version = version
+        self.dir = os.path.join(bin_dir, str(version))
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+    @property
+    def has_etcdutl(self):
+        return os.access(self.path("etcdutl"), os.X_OK)
+
+    def run(self, tool, args, timeout=60, check=True):
+        env = dict(os.environ)
+        if minor(self.version) < (3, 4):
+            env["ETCDCTL_API"] = "3"  # older etcdctl default to the v2 API
+        proc = subprocess.run([self.path(tool)] + list(args), env=env, capture_output=True, text=True,
+                              timeout=timeout)
+        if check and proc.returncode != 0:
+            raise MigrationError("%s %s %s failed (exit %d): %s" % (
+                tool, self.version, " ".join(args), proc.returncode, (proc.stderr or proc.stdout).strip()[-2000:]))
+        return proc
+
+
+def available_versions(bin_dir):
+    """Versions with a runnable etcd under ``bin_dir`` (directories that are not versions are ignored)."""
+    found = []
+    if not os.path.isdir(bin_dir):
+        return found
+    for name in os.listdir(bin_dir):
+        if os.access(os.path.join(bin_dir, name, "etcd"), os.X_OK):
+            try:
+                found.append(parse_version(name))
+            except MigrationError:
+                continue
+    return sorted(found)
+
+
+def _die_with_parent():
+    # If the migration process is killed, etcd gets SIGTERM and releases the data dir.
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+class Member:
+    """A temporary single-member etcd on a data dir, listening on loopback only."""
+
+    def __init__(self, toolset, data_dir, log_path, name="default", client_port=18629,
+                 listen_peer_urls="http://127.0.0.1:18630", initial_advertise_peer_urls=None,
+                 initial_cluster=None, extra_args=(), snapshot_count=None):
+        self.tools = toolset
+        self.data_dir = data_dir
+        self.log_path = log_path
+        self.client_url = "http://127.0.0.1:%d" % client_port
+        advertise = initial_advertise_peer_urls or listen_peer_urls
+        self.args = [
+            "--name", name, "--data-dir", data_dir,
+            "--listen-client-urls", self.client_url, "--advertise-client-urls", self.client_url,
+            "--listen-peer-urls", listen_peer_urls, "--initial-advertise-peer-urls", advertise,
+            "--initial-cluster", initial_cluster or "%s=%s" % (name, advertise),
+        ]
+        if snapshot_count is not None:
+            self.args += ["--snapshot-count", str(snapshot_count)]
+        self.args += list(extra_args)
+        self.proc = None
+
+    # --- life cycle -----------------------------------------------------
+
+    def start(self):
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen([self.tools.path("etcd")] + self.args, stdout=log, stderr=log,
+                                         stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+        return self
+
+    def stop(self, timeout=30):
+        """SIGTERM, then SIGKILL after ``timeout``; a member that had to be killed is an error."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise MigrationError("etcd %s did not stop within %ss of SIGTERM and was killed"
+                                 % (self.tools.version, timeout))
+        if self.proc.returncode not in (0, -signal.SIGTERM):
+            raise MigrationError("etcd %s exited with %s on shutdown" % (self.tools.version, self.proc.returncode))
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, exc_type, exc, tb):
+        try:
+            self.stop()
+        except MigrationError:
+            if exc_type is None:
+                raise
+
+    # --- observation ----------------------------------------------------
+
+    def log_tail(self, lines=20):
+        try:
+            with open(self.log_path, "rb") as handle:
+                handle.seek(0, os.SEEK_END)
+                handle.seek(max(handle.tell() - 16384, 0))
+                text = handle.read().decode("utf-8", "replace")
+        except IOError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def _check_running(self):
+        if self.proc.poll() is not None:
+            raise MigrationError("etcd %s exited with %s before it was ready; its log ends with:\n%s"
+                                 % (self.tools.version, self.proc.returncode, self.log_tail()))
+
+    def version_info(self):
+        with urlopen(self.client_url + "/version", timeout=2) as resp:
+            return json.loads(resp.read().decode("utf-8"))
+
+    def ctl(self, *args, **kwargs):
+        return self.tools.run("etcdctl", ["--endpoints", self.client_url, "--command-timeout=10s"] + list(args),
+                              **kwargs)
+
+    def ctl_json(self, *args):
+        return json.loads(self.ctl(*(args + ("-w", "json"))).stdout)
+
+    def status(self):
+        return self.ctl_json("endpoint", "status")[0]["Status"]
+
+    def wait_ready(self, timeout, cluster_version=None, storage_version=None, condition=None, what=None):
+        """Wait until healthy (a v3 read succeeds) and /version reports the wanted versions."""
+        deadline = time.monotonic() + timeout
+        last = "no answer yet"
+        while time.monotonic() < deadline:
+            self._check_running()
+            try:
+                info = self.version_info()
+                last = "/version said %s" % json.dumps(info, sort_keys=True)
+                versions_ok = ((cluster_version is None or info.get("etcdcluster") == cluster_version)
+                               and (storage_version is None or info.get("storage") == storage_version))
+                if versions_ok and self.ctl("endpoint", "health", check=False).returncode == 0:
+                    if condition is None or condition(self):
+                        return info
+                    last = "waiting for %s" % what
+            except (IOError, OSError, ValueError) as exc:
+                last = str(exc)
+            time.sleep(0.2)
+        raise MigrationError("etcd %s was not ready within %ss (wanted cluster version %s%s; %s); its log ends with:\n%s"
+                             % (self.tools.version, timeout, cluster_version,
+                                ", storage version %s" % storage_version if storage_version else "", last,
+                                self.log_tail()))
+
+    def snapshot_indexes(self):
+        snap_dir = os.path.join(self.data_dir, "member", "snap")
+        return [int(m.group(2), 16) for m in (SNAP_FILE.match(n) for n in os.listdir(snap_dir)) if m]
+
+    def force_snapshot(self, timeout):
+        """Make etcd cut a snapshot covering everything applied so far.
+
+        Run with ``--snapshot-count=1``: two no-op raft entries (``alarm
+        disarm`` with no alarm raised) push the applied index past the count,
+        and a ``.snap`` at or beyond the current index proves the WAL tail
+        holds nothing older.  The next minor then replays no v2-era entries.
+        """
+        applied = int(self.status().get("raftAppliedIndex") or self.status().get("raftIndex"))
+        for _ in range(2):
+            self.ctl("alarm", "disarm")
+        self.wait_ready(timeout, condition=lambda m: max(m.snapshot_indexes() or [0]) >= applied,
+                        what="a snapshot at raft index %d" % applied)
+
+
+def reports_storage_version(version):
+    """etcd 3.6 and later report (and keep) a storage version."""
+    return minor(version) >= (3, 6)

@@ -1,0 +1,148 @@
+# -*- coding: utf-8 -*-
+# Copyright: etcdops.etcd contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+"""The migration plan: a pure function from versions to ordered steps.
+
+No I/O here: current version/storage, target, the binary versions available
+and the policy go in; the steps (or a MigrationError naming what is missing)
+come out.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from collections import namedtuple
+
+from .versions import MigrationError, minor, minor_text, parse_version
+
+# Run a binary on the data dir until it is healthy on the hop's cluster version.
+UPGRADE = "upgrade"
+# Snapshot with the current version, restore with the target's tool (to <= 3.5).
+DOWNGRADE_SNAPSHOT = "downgrade-snapshot"
+# etcd's downgrade API with the current version, then the target binary (from >= 3.6).
+DOWNGRADE_API = "downgrade-api"
+# Only version.txt changes (empty dir, patch change, deferred final hop).
+RECORD = "record-version"
+
+# Before leaving a minor, a member must be on at least ``floor``; below
+# ``recommended`` upstream warns.  From etcd's 3.6 and 3.7 upgrade guides.
+PATCH_FLOORS = {
+    (3, 5): ("3.5.26", "3.5.32"),
+    (3, 6): ("3.6.11", "3.6.11"),
+}
+# The first minor that has etcd's downgrade API (etcdctl downgrade ...).
+FIRST_DOWNGRADE_API_MINOR = (3, 6)
+
+Step = namedtuple("Step", "action from_version to_version binary tool")
+Plan = namedtuple("Plan", "steps warnings")
+
+
+def _step(action, from_version, to_version, binary=None, tool=None):
+    return Step(action, str(from_version), str(to_version),
+                None if binary is None else str(binary), None if tool is None else str(tool))
+
+
+def _newest_in_minor(available, wanted_minor, at_least=None):
+    found = [v for v in available if minor(v) == wanted_minor and (at_least is None or v >= at_least)]
+    return max(found) if found else None
+
+
+def _require(version, available, why):
+    if version not in available:
+        raise MigrationError("etcd %s is needed (%s) but is not among the available binaries (%s): "
+                             "install it next to the others in bin_dir"
+                             % (version, why, ", ".join(str(v) for v in sorted(available)) or "none"))
+    return version
+
+
+def _floor_hop(version, available, warnings):
+    """A patch hop inside ``version``'s minor when upstream's floor asks for it, else None."""
+    floors = PATCH_FLOORS.get(minor(version))
+    if not floors:
+        return None
+    floor, recommended = parse_version(floors[0]), parse_version(floors[1])
+    newest = _newest_in_minor(available, minor(version))
+    if version < floor:
+        if newest is None or newest < floor:
+            raise MigrationError("etcd %s must reach %s or later before leaving %s, and no such binary is available: "
+                                 "install etcd %s or newer" % (version, floor, minor_text(version), recommended))
+    if newest is not None and newest > version and version < recommended:
+        if newest < recommended:
+            warnings.append("etcd %s is below %s, which upstream recommends before leaving %s"
+                            % (newest, recommended, minor_text(version)))
+        return newest
+    if version < recommended:
+        warnings.append("etcd %s is below %s, which upstream recommends before leaving %s"
+                        % (version, recommended, minor_text(version)))
+    return None
+
+
+def _upgrade(current, target, available, defer_final_hop):
+    steps, warnings = [], []
+    at = current
+    while minor(at) < minor(target):
+        patch = _floor_hop(at, available, warnings)
+        if patch is not None:
+            steps.append(_step(UPGRADE, at, patch, binary=patch))
+            at = patch
+        next_minor = (at.major, at.minor + 1)
+        if next_minor == minor(target):
+            hop = target
+            if defer_final_hop:
+                steps.append(_step(RECORD, at, hop))
+                break
+            _require(hop, available, "the target")
+        else:
+            hop = _newest_in_minor(available, next_minor)
+            if hop is None:
+                raise MigrationError("no etcd %d.%d binary is available for the intermediate hop from %s to %s: "
+                                     "minors cannot be skipped, install an etcd %d.%d"
+                                     % (next_minor + (at, target) + next_minor))
+        steps.append(_step(UPGRADE, at, hop, binary=hop))
+        at = hop
+    return steps, warnings
+
+
+def _downgrade(current, target, available, runnable_current):
+    if minor(target) != (current.major, current.minor - 1):
+        raise MigrationError("target %s is more than one minor below %s: etcd downgrades one minor at a time, "
+                             "migrate to %d.%d first" % (target, current, current.major, current.minor - 1))
+    runner = runnable_current(current)
+    _require(target, available, "the downgrade target")
+    if minor(current) >= FIRST_DOWNGRADE_API_MINOR:
+        return [_step(DOWNGRADE_API, current, target, binary=target, tool=runner)]
+    return [_step(DOWNGRADE_SNAPSHOT, current, target, binary=target, tool=runner)]
+
+
+def plan_migration(current, current_storage, target, target_storage, available,
+                   defer_final_hop=False, empty=False):
+    """Ordered steps from ``current`` to ``target``.
+
+    ``current`` and ``target`` are semver versions, ``available`` the versions
+    whose binaries can be run.  ``current`` may be None only when ``empty``.
+    """
+    available = sorted(set(available))
+    if target_storage != "etcd3" or (current_storage not in (None, "etcd3") and not empty):
+        raise MigrationError("etcd2 storage is not supported by this version of etcd_migrate: "
+                             "convert the data to etcd3 with etcd 3.3's 'etcdctl migrate' first")
+    if empty:
+        return Plan([_step(RECORD, current or target, target)], [])
+    if target.major != 3 or current.major != 3:
+        raise MigrationError("only etcd 3.x data is supported (current %s, target %s)" % (current, target))
+    if current == target:
+        return Plan([], [])
+    if minor(current) == minor(target):
+        return Plan([_step(RECORD, current, target)], [])
+
+    def runnable_current(version):
+        """The binary that opens ``version``'s data: itself, else a newer patch of its minor."""
+        found = version if version in available else _newest_in_minor(available, minor(version), at_least=version)
+        if found is None:
+            raise MigrationError("etcd %s (or a newer %s patch) is needed to read the current data but is not "
+                                 "among the available binaries: install it in bin_dir" % (version, minor_text(version)))
+        return found
+
+    if target > current:
+        return Plan(*_upgrade(current, target, available, defer_final_hop))
+    return Plan(_downgrade(current, target, available, runnable_current), [])

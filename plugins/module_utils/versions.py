@@ -1,0 +1,54 @@
+# -*- coding: utf-8 -*-
+# Copyright: etcdops.etcd contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+"""etcd versions and storage names, parsed and compared with the semver library."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import traceback
+
+try:
+    import semver
+except ImportError:
+    semver = None
+    SEMVER_IMPORT_ERROR = traceback.format_exc()
+else:
+    SEMVER_IMPORT_ERROR = None
+
+STORAGES = ("etcd2", "etcd3")
+
+
+class MigrationError(Exception):
+    """A problem the operator has to fix; the message names it and the fix."""
+
+
+def parse_version(text, what="version"):
+    """Parse ``3.5.30`` (a leading ``v`` is tolerated) into a ``semver.Version``."""
+    raw = str(text).strip()
+    try:
+        return semver.Version.parse(raw[1:] if raw.startswith("v") else raw)
+    except (TypeError, ValueError):
+        raise MigrationError(
+            "%s %r is not an etcd version: give MAJOR.MINOR.PATCH, for example 3.5.30" % (what, text))
+
+
+def check_storage(storage, what="storage"):
+    if storage not in STORAGES:
+        raise MigrationError("%s %r is unknown: use one of %s" % (what, storage, ", ".join(STORAGES)))
+    return storage
+
+
+def minor(version):
+    """The (major, minor) pair that etcd's compatibility rules are about."""
+    return (version.major, version.minor)
+
+
+def minor_text(version):
+    return "%d.%d" % minor(version)
+
+
+def cluster_version_text(version):
+    """How etcd itself writes a cluster or storage version: ``3.5.0``."""
+    return "%d.%d.0" % minor(version)

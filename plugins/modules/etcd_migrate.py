@@ -1,0 +1,246 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: etcdops.etcd contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: etcd_migrate
+short_description: Migrate an etcd data directory up or down to a target version before etcd starts
+version_added: "0.1.0"
+description:
+  - Reads the data directory's C(version.txt) (C(<version>/<storage>), for example C(3.5.30/etcd3)) and brings
+    the data to O(target_version) with real etcd binaries, one minor at a time.
+  - Upgrades run each hop's etcd as a single member on loopback until it is healthy on the hop's cluster
+    version, so the data is proven on every version on the way, including the target
+    (unless O(defer_final_hop=true)).
+  - Enforces upstream's patch floors before leaving a minor (3.5.26, recommended 3.5.32, before 3.6;
+    3.6.11 before 3.7) by adding a patch hop when a newer patch is available.
+  - Downgrades by one minor; to 3.5 or older by a snapshot saved with the current version and restored with the
+    target's tool (member and cluster IDs kept when the member was bootstrapped with the given name, peer URLs
+    and token), from 3.6 and later through etcd's downgrade API, which keeps the raft history.
+  - Backs the data directory up before the first step that changes data and puts it back from the backup when a
+    step fails or when a previous run died in the middle of a step.
+  - Refuses to run while etcd holds the data directory and never runs twice at once on the same directory.
+  - Works on a single member's data directory, with etcd stopped. Members of a multi-member cluster are
+    upgraded by rolling through the cluster instead.
+author:
+  - etcdops.etcd contributors
+requirements:
+  - semver >= 3.0 on the managed host
+  - etcd binaries laid out as C(<bin_dir>/<version>/etcd), C(etcdctl) and, from 3.5, C(etcdutl)
+attributes:
+  check_mode:
+    support: full
+    details: Returns the plan in RV(plan) and changes nothing.
+  diff_mode:
+    support: full
+    details: Shows C(version.txt) before and after.
+  platform:
+    platforms: posix
+options:
+  data_dir:
+    description: etcd's C(--data-dir). Created (with O(data_dir_mode)) and recorded as O(target_version) when missing.
+    type: path
+    required: true
+  target_version:
+    description: The etcd version the data must be ready for, C(MAJOR.MINOR.PATCH).
+    type: str
+    required: true
+  target_storage:
+    description: The storage the data must be in. Only C(etcd3) is supported for now.
+    type: str
+    choices: [etcd2, etcd3]
+    default: etcd3
+  bin_dir:
+    description:
+      - A directory holding one sub-directory per etcd version, each with C(etcd), C(etcdctl) and C(etcdutl),
+        as the C(etcdops.etcd.binaries) role lays them out.
+      - Needed whenever the plan runs etcd.
+    type: path
+  name:
+    description:
+      - The member's C(--name). Used for the temporary member and for a snapshot restore.
+      - When omitted, a restore keeps the name the member reports.
+    type: str
+  initial_cluster:
+    description: C(--initial-cluster) for a snapshot restore; defaults to the member's own name and peer URLs.
+    type: str
+  listen_peer_urls:
+    description: Where the temporary member listens for peers. Keep it on loopback.
+    type: str
+    default: http://127.0.0.1:18630
+  initial_advertise_peer_urls:
+    description:
+      - The member's advertised peer URLs, for a snapshot restore.
+      - Defaults to the peer URLs the member reports, which keeps its member ID.
+    type: str
+  initial_cluster_token:
+    description: The C(--initial-cluster-token) the member was bootstrapped with, for a snapshot restore.
+    type: str
+    default: etcd-cluster
+  client_port:
+    description: The loopback client port of the temporary member; pick one that clients do not use.
+    type: int
+    default: 18629
+  server_extra_args:
+    description: Extra etcd flags for the temporary member, such as TLS settings.
+    type: list
+    elements: str
+    default: []
+  current_version:
+    description:
+      - The version that last ran on the data, for a data directory that has no C(version.txt).
+      - When C(version.txt) exists, it must agree.
+    type: str
+  backup:
+    description: Copy the data directory before the first step that changes data.
+    type: bool
+    default: true
+  backup_dir:
+    description: Where backups go. Defaults to the data directory's parent.
+    type: path
+  backups_to_keep:
+    description: How many backups of this data directory to keep; older ones are deleted after a success.
+    type: int
+    default: 3
+  defer_final_hop:
+    description:
+      - Do not run the target version during an upgrade; only record it, and let the real service start do the
+        last hop, as Kubernetes' C(migrate) did.
+    type: bool
+    default: false
+  timeout:
+    description: Seconds to wait for a temporary member to become ready, and for other etcd operations.
+    type: int
+    default: 120
+  data_dir_mode:
+    description: The mode the data directory ends with (etcd recommends C(0700)).
+    type: str
+    default: "0700"
+notes:
+  - The environment of the command-line entry C(etcd-migrate) uses Kubernetes' names
+    (C(TARGET_VERSION), C(TARGET_STORAGE), C(DATA_DIRECTORY), C(ETCD_NAME), C(INITIAL_CLUSTER),
+    C(LISTEN_PEER_URLS), C(INITIAL_ADVERTISE_PEER_URLS), C(ETCD_CREDS)).
+seealso:
+  - name: etcd upgrade guides
+    description: Upstream's rules for upgrading one minor at a time.
+    link: https://etcd.io/docs/v3.6/upgrades/
+"""
+
+EXAMPLES = r"""
+- name: Migrate the data to etcd 3.6.16 before starting it
+  etcdops.etcd.etcd_migrate:
+    data_dir: /var/lib/etcd
+    target_version: 3.6.16
+    bin_dir: /opt/etcd
+    name: "{{ inventory_hostname }}"
+
+- name: Show the plan for a data dir that has no version.txt yet
+  etcdops.etcd.etcd_migrate:
+    data_dir: /var/lib/etcd
+    target_version: 3.7.3
+    current_version: 3.4.23
+    bin_dir: /opt/etcd
+  check_mode: true
+  register: plan
+
+- name: Go back one minor, keeping two backups in a dedicated place
+  etcdops.etcd.etcd_migrate:
+    data_dir: /var/lib/etcd
+    target_version: 3.5.35
+    bin_dir: /opt/etcd
+    backup_dir: /var/backups/etcd
+    backups_to_keep: 2
+"""
+
+RETURN = r"""
+previous:
+  description: The version and storage the data was at.
+  returned: always
+  type: dict
+  sample: {"version": "3.4.23", "storage": "etcd3"}
+current:
+  description: The version and storage the data is at now (in check mode, would be).
+  returned: always
+  type: dict
+  sample: {"version": "3.7.3", "storage": "etcd3"}
+plan:
+  description: The planned steps, each an action with the versions it goes from and to and the binaries it runs.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"action": "upgrade", "from_version": "3.4.23", "to_version": "3.5.35", "binary": "3.5.35",
+            "tool": null}]
+steps:
+  description: The steps done, with the seconds each took.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"action": "upgrade", "from": "3.4.23", "to": "3.5.35", "binary": "3.5.35", "seconds": 6.1}]
+backup:
+  description: The path of the backup made by this run, if any.
+  returned: always
+  type: str
+  sample: /var/lib/etcd.etcd-backup.3.4.23.20261128T140000Z
+removed_backups:
+  description: Old backups deleted to keep O(backups_to_keep).
+  returned: always
+  type: list
+  elements: str
+warnings:
+  description: Things the operator should know, such as a patch below upstream's recommendation.
+  returned: always
+  type: list
+  elements: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.etcdops.etcd.plugins.module_utils.engine import migrate
+from ansible_collections.etcdops.etcd.plugins.module_utils.versions import SEMVER_IMPORT_ERROR, MigrationError
+
+ARGUMENT_SPEC = dict(
+    data_dir=dict(type="path", required=True),
+    target_version=dict(type="str", required=True),
+    target_storage=dict(type="str", default="etcd3", choices=["etcd2", "etcd3"]),
+    bin_dir=dict(type="path"),
+    name=dict(type="str"),
+    initial_cluster=dict(type="str"),
+    listen_peer_urls=dict(type="str", default="http://127.0.0.1:18630"),
+    initial_advertise_peer_urls=dict(type="str"),
+    initial_cluster_token=dict(type="str", default="etcd-cluster", no_log=False),
+    client_port=dict(type="int", default=18629),
+    server_extra_args=dict(type="list", elements="str", default=[]),
+    current_version=dict(type="str"),
+    backup=dict(type="bool", default=True),
+    backup_dir=dict(type="path"),
+    backups_to_keep=dict(type="int", default=3),
+    defer_final_hop=dict(type="bool", default=False),
+    timeout=dict(type="int", default=120),
+    data_dir_mode=dict(type="str", default="0700"),
+)
+
+
+def main():
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    if SEMVER_IMPORT_ERROR:
+        module.fail_json(msg=missing_required_lib("semver", url="https://pypi.org/project/semver/"),
+                         exception=SEMVER_IMPORT_ERROR)
+    try:
+        result = migrate(module.params, check_mode=module.check_mode)
+    except MigrationError as exc:
+        module.fail_json(msg=str(exc))
+    if not module._diff:
+        result.pop("diff", None)
+    for warning in result["warnings"]:
+        module.warn(warning)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
