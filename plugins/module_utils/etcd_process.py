@@ -26,7 +26,7 @@ class Toolset:
     """The etcd, etcdctl and etcdutl of one version under ``<bin_dir>/<version>/``."""
 
     def __init__(self, bin_dir, version):
-        self.version = version
+        self.version = parse_version(str(version))
         self.dir = os.path.join(bin_dir, str(version))
 
     def path(self, name):

@@ -127,7 +127,8 @@ def plan_migration(current, current_storage, target, target_storage, available,
         raise MigrationError("etcd2 storage is not supported by this version of etcd_migrate: "
                              "convert the data to etcd3 with etcd 3.3's 'etcdctl migrate' first")
     if empty:
-        return Plan([_step(RECORD, current or target, target)], [])
+        already = current == target and current_storage == target_storage
+        return Plan([] if already else [_step(RECORD, current or target, target)], [])
     if target.major != 3 or current.major != 3:
         raise MigrationError("only etcd 3.x data is supported (current %s, target %s)" % (current, target))
     if current == target:

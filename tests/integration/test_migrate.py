@@ -1,0 +1,213 @@
+"""etcd_migrate's engine on real etcd binaries: every key, value, revision and lease must survive."""
+
+import hashlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from helpers import BIN_ROOT, ROOT, etcd_version, free_port, running_etcd, state_on
+
+from ansible_collections.etcdops.etcd.plugins.module_utils.engine import migrate
+from ansible_collections.etcdops.etcd.plugins.module_utils.versions import MigrationError
+
+COLLECTION = ROOT / ".cache" / "collections" / "ansible_collections" / "etcdops" / "etcd"
+
+
+def params(data_dir, target, **extra):
+    base = {"data_dir": str(data_dir), "target_version": target, "bin_dir": str(BIN_ROOT),
+            "client_port": free_port(), "listen_peer_urls": "http://127.0.0.1:%d" % free_port()}
+    base.update(extra)
+    return base
+
+
+def tree_digest(path):
+    """Every file's path, mode and content under ``path``: equal digests mean nothing changed."""
+    digest = hashlib.sha256()
+    for directory, dirs, files in sorted(os.walk(path)):
+        dirs.sort()
+        for name in sorted(files):
+            full = os.path.join(directory, name)
+            digest.update(("%s %o\n" % (os.path.relpath(full, path), os.stat(full).st_mode)).encode())
+            digest.update(Path(full).read_bytes())
+    digest.update(("%o" % os.stat(path).st_mode).encode())
+    return digest.hexdigest()
+
+
+def assert_same_data(before, after):
+    assert after["kvs"] == before["kvs"]
+    assert after["revision"] == before["revision"]
+    assert after["lease"] == before["lease"]
+    assert after["below_compaction_refused"] and after["at_compaction"] == before["at_compaction"]
+
+
+def check_on(version, data_dir, tmp_path, marks, before, header_before=None):
+    after, info, header = state_on(version, data_dir, tmp_path, marks)
+    assert_same_data(before, after)
+    assert info["etcdserver"] == version
+    if header_before is not None:
+        assert (header["member_id"], header["cluster_id"]) == (header_before["member_id"], header_before["cluster_id"])
+    return info
+
+
+def ids_of(version, data_dir, tmp_path, marks):
+    return state_on(version, data_dir, tmp_path, marks)[2]
+
+
+@pytest.mark.parametrize("source,target,hops", [
+    ("3.3.25", "3.4.23", ["3.4.23"]),
+    ("3.4.23", "3.5", ["3.5"]),
+    ("3.4.23", "3.7", ["3.5", "3.6", "3.7"]),
+])
+def test_upgrade_hops_one_minor_at_a_time(data_dir_from, tmp_path, source, target, hops):
+    version, data_dir, marks, before = data_dir_from(source)
+    ids = ids_of(version, data_dir, tmp_path, marks)
+    target = etcd_version(target)
+    result = migrate(params(data_dir, target))
+    assert [s["binary"] for s in result["steps"]] == [etcd_version(h) for h in hops]
+    assert result["previous"] == {"version": version, "storage": "etcd3"}
+    assert (data_dir / "version.txt").read_text() == "%s/etcd3" % target
+    info = check_on(target, data_dir, tmp_path, marks, before, ids)
+    assert info["etcdcluster"] == "%s.0" % target.rsplit(".", 1)[0]
+    backup = Path(result["backup"])
+    assert (backup / "version.txt").read_text() == "%s/etcd3" % version
+    assert oct(os.stat(data_dir).st_mode & 0o777) == "0o700"
+
+
+def test_35_below_floor_takes_a_patch_hop_before_36(data_dir_from, tmp_path):
+    version, data_dir, marks, before = data_dir_from("<3.5.26 >=3.5.0")
+    target = etcd_version("3.6")
+    result = migrate(params(data_dir, target))
+    newest_35 = etcd_version("3.5")
+    assert [(s["from"], s["to"]) for s in result["steps"]] == [(version, newest_35), (newest_35, target)]
+    check_on(target, data_dir, tmp_path, marks, before)
+
+
+@pytest.mark.parametrize("source,target,action", [
+    ("3.5", "3.4.23", "downgrade-snapshot"),
+    ("3.4.23", "3.3.25", "downgrade-snapshot"),
+    ("3.6", "3.5", "downgrade-api"),
+    ("3.7", "3.6", "downgrade-api"),
+])
+def test_downgrade_one_minor(data_dir_from, tmp_path, source, target, action):
+    version, data_dir, marks, before = data_dir_from(source)
+    ids = ids_of(version, data_dir, tmp_path, marks)
+    target = etcd_version(target)
+    result = migrate(params(data_dir, target))
+    assert [(s["action"], s["from"], s["to"]) for s in result["steps"]] == [(action, version, target)]
+    assert (data_dir / "version.txt").read_text() == "%s/etcd3" % target
+    info = check_on(target, data_dir, tmp_path, marks, before, ids)
+    assert info["etcdcluster"] == "%s.0" % target.rsplit(".", 1)[0]
+
+
+def test_patch_change_needs_no_data_work(data_dir_from, tmp_path):
+    version, data_dir, marks, before = data_dir_from("3.5.0")
+    digest = tree_digest(data_dir / "member")
+    up = migrate(params(data_dir, "3.5.1"))
+    assert [s["action"] for s in up["steps"]] == ["record-version"] and up["backup"] is None
+    assert (data_dir / "version.txt").read_text() == "3.5.1/etcd3"
+    down = migrate(params(data_dir, "3.5.0"))
+    assert down["changed"] and (data_dir / "version.txt").read_text() == "3.5.0/etcd3"
+    assert tree_digest(data_dir / "member") == digest
+    check_on("3.5.1", data_dir, tmp_path, marks, before)
+
+
+def test_already_at_target_changes_nothing(data_dir_from):
+    version, data_dir, _marks, _before = data_dir_from("3.4.23")
+    os.chmod(data_dir, 0o700)
+    digest, mtime = tree_digest(data_dir), os.stat(data_dir / "version.txt").st_mtime_ns
+    result = migrate(params(data_dir, version))
+    assert not result["changed"] and result["steps"] == [] and result["backup"] is None
+    assert tree_digest(data_dir) == digest
+    assert os.stat(data_dir / "version.txt").st_mtime_ns == mtime
+
+
+def test_empty_and_missing_data_dirs_only_record_the_target(tmp_path):
+    missing = tmp_path / "missing"
+    result = migrate(params(missing, "3.6.16"))
+    assert result["changed"] and (missing / "version.txt").read_text() == "3.6.16/etcd3"
+    assert oct(os.stat(missing).st_mode & 0o777) == "0o700"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = migrate(params(empty, "3.5.1", data_dir_mode="0750"))
+    assert [s["action"] for s in result["steps"]] == ["record-version"]
+    assert sorted(os.listdir(empty)) == ["version.txt"]
+    assert oct(os.stat(empty).st_mode & 0o777) == "0o750"
+    assert not migrate(params(empty, "3.5.1", data_dir_mode="0750"))["changed"]
+
+
+def test_check_mode_returns_the_plan_and_touches_nothing(data_dir_from):
+    version, data_dir, _marks, _before = data_dir_from("3.4.23")
+    digest = tree_digest(data_dir)
+    result = migrate(params(data_dir, etcd_version("3.7")), check_mode=True)
+    assert result["changed"]
+    assert [p["to_version"] for p in result["plan"]] == [etcd_version(v) for v in ("3.5", "3.6", "3.7")]
+    assert result["diff"] == {"before": "%s/etcd3" % version, "after": "%s/etcd3" % etcd_version("3.7")}
+    assert tree_digest(data_dir) == digest
+    assert not [p for p in os.listdir(data_dir.parent) if ".etcd-backup." in p]
+
+
+def test_running_etcd_is_refused(data_dir_from, tmp_path):
+    version, data_dir, _marks, _before = data_dir_from("3.4.23")
+    with running_etcd(version, data_dir, tmp_path):
+        with pytest.raises(MigrationError, match="in use.*stop etcd"):
+            migrate(params(data_dir, etcd_version("3.5")))
+    assert (data_dir / "version.txt").read_text() == "%s/etcd3" % version
+
+
+def test_failing_hop_restores_the_backup(data_dir_from, tmp_path):
+    version, data_dir, marks, before = data_dir_from("3.4.23")
+    broken = tmp_path / "bin"
+    for v in (etcd_version("3.5"), etcd_version("3.6"), etcd_version("3.7")):
+        shutil.copytree(BIN_ROOT / v, broken / v)
+    bad = broken / etcd_version("3.6") / "etcd"
+    bad.write_text("#!/bin/sh\necho 'simulated crash: corrupt binary' >&2\nexit 3\n")
+    with pytest.raises(MigrationError) as err:
+        migrate(params(data_dir, etcd_version("3.7"), bin_dir=str(broken)))
+    message = str(err.value)
+    assert "step upgrade %s -> %s failed" % (etcd_version("3.5"), etcd_version("3.6")) in message
+    assert "simulated crash" in message and "restored from the backup" in message
+    assert (data_dir / "version.txt").read_text() == "%s/etcd3" % version
+    assert not (data_dir / ".etcd-migrate-inflight.json").exists()
+    check_on(version, data_dir, tmp_path, marks, before)
+
+
+def test_run_killed_during_a_hop_converges_when_run_again(data_dir_from, tmp_path):
+    version, data_dir, marks, before = data_dir_from("3.4.23")
+    target = etcd_version("3.7")
+    cli = [sys.executable, str(COLLECTION / "bin" / "etcd-migrate"), "--bin-dir", str(BIN_ROOT),
+           "--client-port", str(free_port()), "--listen-peer-urls", "http://127.0.0.1:%d" % free_port()]
+    env = dict(os.environ, TARGET_VERSION=target, DATA_DIRECTORY=str(data_dir))
+    proc = subprocess.Popen(cli, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    marker = data_dir / ".etcd-migrate-inflight.json"
+    deadline = time.monotonic() + 60
+    while not marker.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    assert marker.exists(), "no hop started: %s" % proc.communicate()[1]
+    time.sleep(0.5)  # etcd of the hop is up and writing
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    again = subprocess.run(cli, env=env, capture_output=True, text=True, timeout=300)
+    for _ in range(100):  # the killed run's etcd gets SIGTERM from the kernel; wait for it to let go
+        if again.returncode == 0 or "in use" not in again.stderr:
+            break
+        time.sleep(0.2)
+        again = subprocess.run(cli, env=env, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert "previous run died" in again.stderr
+    assert (data_dir / "version.txt").read_text() == "%s/etcd3" % target
+    check_on(target, data_dir, tmp_path, marks, before)
+
+
+def test_backups_are_pruned_to_the_configured_count(data_dir_from):
+    version, data_dir, _marks, _before = data_dir_from("3.4.23")
+    backups = data_dir.parent / "backups"
+    first = migrate(params(data_dir, etcd_version("3.5"), backup_dir=str(backups), backups_to_keep=1))
+    second = migrate(params(data_dir, version, backup_dir=str(backups), backups_to_keep=1))
+    assert second["removed_backups"] == [first["backup"]]
+    assert os.listdir(backups) == [os.path.basename(second["backup"])]
