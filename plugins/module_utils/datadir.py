@@ -210,7 +210,10 @@ def _fsync_tree(root):
 
 
 class Backups:
-    """Full copies of a data dir in ``backup_dir``, named ``<dir name>.<version>.<UTC time>``."""
+    """Full copies of a data dir in ``backup_dir``, named ``<dir name>.etcd-backup.<UTC time>.v<version>``.
+
+    The names sort by time, oldest first.
+    """
 
     def __init__(self, data_dir, backup_dir=None):
         self.data_dir = data_dir
@@ -220,10 +223,12 @@ class Backups:
     def create(self, version_label):
         if not os.path.isdir(self.root):
             os.makedirs(self.root, 0o700)
-        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-        final = os.path.join(self.root, "%s%s.%s" % (self.prefix, version_label, stamp))
-        if os.path.exists(final):
-            final = "%s.%d" % (final, os.getpid())
+        now = time.time()
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now)) + "%06dZ" % (now % 1 * 1e6)
+        final = os.path.join(self.root, "%s%s.v%s" % (self.prefix, stamp, version_label))
+        if os.path.exists(final):  # same microsecond: take the next one
+            time.sleep(0.001)
+            return self.create(version_label)
         partial = final + ".partial"
         shutil.rmtree(partial, ignore_errors=True)
         # Bookkeeping stays out: a restored copy must not look like a run died in it.
@@ -239,7 +244,7 @@ class Backups:
             return []
         found = [os.path.join(self.root, name) for name in os.listdir(self.root)
                  if name.startswith(self.prefix) and not name.endswith(".partial")]
-        return sorted(found, key=lambda path: os.stat(path).st_mtime)
+        return sorted(found)
 
     def prune(self, keep, protect):
         """Delete the oldest backups beyond ``keep``; never the one just made."""

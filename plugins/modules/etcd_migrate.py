@@ -186,7 +186,7 @@ backup:
   description: The path of the backup made by this run, if any.
   returned: always
   type: str
-  sample: /var/lib/etcd.etcd-backup.3.4.23.20261128T140000Z
+  sample: /var/lib/etcd.etcd-backup.20261128T140000123456Z.v3.4.23
 removed_backups:
   description: Old backups deleted to keep O(backups_to_keep).
   returned: always
