@@ -1,10 +1,8 @@
 """Test helpers: real etcd binaries by requirement, real members, real data dirs."""
 
-import base64
 import contextlib
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -16,8 +14,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
 sys.path.insert(0, str(ROOT / ".cache" / "collections"))
 
-import etcd_binaries  # noqa: E402
-from ansible_collections.etcdops.etcd.plugins.module_utils.etcd_process import Member, Toolset  # noqa: E402
+import etcd_binaries  # noqa: E402,F401  (tests use it through helpers)
+import etcd_sample  # noqa: E402
+from etcd_sample import free_port, read_state, write_sample_data  # noqa: E402,F401
 
 BIN_ROOT = etcd_binaries.cache_root()
 IN_CI = os.environ.get("CI") == "true"
@@ -50,62 +49,10 @@ def etcd_version(spec):
     pytest.skip("SKIPPED LOUDLY: " + message)
 
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @contextlib.contextmanager
 def running_etcd(version, data_dir, log_dir, **settings):
-    """A real single member on free loopback ports, always stopped by PID."""
-    peer = "http://127.0.0.1:%d" % free_port()
-    settings.setdefault("listen_peer_urls", peer)
-    settings.setdefault("initial_advertise_peer_urls", peer)
-    member = Member(Toolset(str(BIN_ROOT), version), str(data_dir), str(Path(log_dir) / ("etcd-%s.log" % version)),
-                    client_port=free_port(), **settings)
-    member.start()
-    try:
-        member.wait_ready(60)
+    with etcd_sample.running_etcd(BIN_ROOT, version, data_dir, log_dir, **settings) as member:
         yield member
-    finally:
-        member.stop()
-
-
-def write_sample_data(member, keys=20):
-    """Keys, a key with several revisions, a compacted revision, a lease with attached keys."""
-    for i in range(keys):
-        member.ctl("put", "/sample/key-%03d" % i, "value-%d" % i)
-    for i in range(4):
-        member.ctl("put", "/sample/history", "revision-%d" % i)
-    compact_at = int(member.ctl_json("get", "/sample/history")["header"]["revision"]) - 1
-    member.ctl("compact", str(compact_at))
-    lease = member.ctl("lease", "grant", "3600").stdout.split()[1]
-    member.ctl("put", "--lease=%s" % lease, "/sample/leased-a", "a")
-    member.ctl("put", "--lease=%s" % lease, "/sample/leased-b", "b")
-    return {"compact_at": compact_at, "lease": lease}
-
-
-def _text(b64):
-    return base64.b64decode(b64).decode()
-
-
-def read_state(member, marks):
-    """Everything that must survive a migration, read back through the v3 API."""
-    got = member.ctl_json("get", "", "--prefix")
-    kvs = {_text(kv["key"]): (_text(kv.get("value", "")), kv["create_revision"], kv["mod_revision"],
-                              kv.get("version"), kv.get("lease", 0)) for kv in got.get("kvs", [])}
-    lease = member.ctl_json("lease", "timetolive", marks["lease"], "--keys")
-    compacted = member.ctl("get", "/sample/history", "--rev=%d" % (marks["compact_at"] - 1), check=False)
-    at_compaction = member.ctl("get", "/sample/history", "--rev=%d" % marks["compact_at"], "--print-value-only")
-    return {
-        "revision": got["header"]["revision"],
-        "kvs": kvs,
-        "lease": {"id": lease["id"], "granted": lease["granted-ttl"], "alive": lease["ttl"] > 0,
-                  "keys": sorted(_text(k) for k in lease.get("keys") or [])},
-        "below_compaction_refused": compacted.returncode != 0 and "compacted" in compacted.stderr,
-        "at_compaction": at_compaction.stdout.strip(),
-    }
 
 
 def build_data_dir(version, data_dir, log_dir, keys=20, record_version=True):
@@ -126,7 +73,3 @@ def state_on(version, data_dir, log_dir, marks):
 
 def copy_tree(src, dst):
     subprocess.run(["cp", "-a", str(src), str(dst)], check=True)
-
-
-def dump_json(value):
-    return json.dumps(value, indent=1, sort_keys=True)

@@ -43,15 +43,15 @@ def archive_bytes(version, source_dir, arch):
             with open(path, "rb") as handle:
                 tar.addfile(info, handle)
     packed = io.BytesIO()
-    with gzip.GzipFile(fileobj=packed, mode="wb", mtime=0) as gz:
+    with gzip.GzipFile(fileobj=packed, mode="wb", mtime=0, compresslevel=6) as gz:
         gz.write(raw.getvalue())
     return packed.getvalue()
 
 
-def build(out_dir, arch=ARCH):
-    """Write the mirror tree for every cached version; returns the versions."""
+def build(out_dir, versions=None, arch=ARCH):
+    """Write the mirror tree for the cached versions (all by default); returns them."""
     root = etcd_binaries.cache_root()
-    versions = sorted(etcd_binaries.load_manifest(root)["versions"])
+    versions = sorted(versions or etcd_binaries.load_manifest(root)["versions"])
     for version in versions:
         release = Path(out_dir) / f"v{version}"
         release.mkdir(parents=True, exist_ok=True)
@@ -82,13 +82,14 @@ def main(argv=None):
     sub = parser.add_subparsers(dest="command", required=True)
     build_cmd = sub.add_parser("build", help="lay the cache out as etcd releases")
     build_cmd.add_argument("out_dir")
+    build_cmd.add_argument("versions", nargs="*", help="versions to lay out (default: every cached one)")
     serve_cmd = sub.add_parser("serve", help="serve a mirror tree over HTTP")
     serve_cmd.add_argument("out_dir")
     serve_cmd.add_argument("--address", default="127.0.0.1")
     serve_cmd.add_argument("--port-file", required=True)
     args = parser.parse_args(argv)
     if args.command == "build":
-        for version in build(args.out_dir):
+        for version in build(args.out_dir, args.versions):
             print(f"v{version}")
     else:
         serve(args.out_dir, args.address, args.port_file)

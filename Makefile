@@ -1,0 +1,56 @@
+# Two set-up commands for newcomers: `make demo` and `make test` (see README.md).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+VPY := $(CURDIR)/$(VENV)/bin/python
+COLLECTIONS := $(CURDIR)/.cache/collections
+SANITY_TREE := $(CURDIR)/.cache/sanity/ansible_collections/etcdops/etcd
+export ETCD_BINARIES_DIR ?= $(CURDIR)/.cache/etcd
+export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: setup collection etcd-binaries test pytest sanity lint build-check demo bench
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VPY) -m pip install -q --upgrade pip
+	$(VPY) -m pip install -q -r requirements-dev.txt
+	touch $@
+
+# The checkout seen as ansible_collections/etcdops/etcd, for ansible and the tests.
+collection:
+	mkdir -p $(COLLECTIONS)/ansible_collections/etcdops
+	ln -sfn $(CURDIR) $(COLLECTIONS)/ansible_collections/etcdops/etcd
+
+etcd-binaries: setup
+	$(VPY) tools/etcd_binaries.py
+
+test: setup collection etcd-binaries
+	$(VPY) -m pytest
+	$(MAKE) --no-print-directory sanity lint build-check
+
+pytest: setup collection etcd-binaries
+	$(VPY) -m pytest $(PYTEST_ARGS)
+
+# ansible-test wants a real ansible_collections/<ns>/<name> path: sanity runs on a copy.
+sanity: setup
+	rm -rf $(SANITY_TREE) && mkdir -p $(SANITY_TREE)
+	git ls-files -z --cached --others --exclude-standard | tar --null -T - -cf - | tar -xf - -C $(SANITY_TREE)
+	cd $(SANITY_TREE) && ansible-test sanity --python $$($(VPY) -c 'import sys; print("%d.%d" % sys.version_info[:2])') \
+		--requirements --color no
+
+lint: setup collection
+	ansible-lint --profile production
+
+build-check: setup
+	rm -rf .cache/build && ansible-galaxy collection build --output-path .cache/build . >/dev/null
+	ansible-doc -t module etcdops.etcd.etcd_migrate >/dev/null
+	@echo "collection build and ansible-doc: ok"
+
+demo: setup collection etcd-binaries
+	$(VPY) tools/demo.py
+
+bench: setup collection etcd-binaries
+	$(VPY) tools/bench.py $(BENCH_ARGS)
