@@ -34,11 +34,15 @@ test: setup collection etcd-binaries
 pytest: setup collection etcd-binaries
 	$(VPY) -m pytest $(PYTEST_ARGS)
 
-# ansible-test wants a real ansible_collections/<ns>/<name> path: sanity runs on a copy.
+# ansible-test wants a real ansible_collections/<ns>/<name> path (and a git tree of its own
+# there, or it lists the enclosing checkout): sanity runs on a copy.
 sanity: setup
 	rm -rf $(SANITY_TREE) && mkdir -p $(SANITY_TREE)
 	git ls-files -z --cached --others --exclude-standard | tar --null -T - -cf - | tar -xf - -C $(SANITY_TREE)
-	cd $(SANITY_TREE) && ansible-test sanity --python $$($(VPY) -c 'import sys; print("%d.%d" % sys.version_info[:2])') \
+	pip_version=$$(sed -n "s/^ *pip='\([0-9.]*\)',/\1/p" $$($(VPY) -c 'import ansible_test, os; print(os.path.dirname(ansible_test.__file__))')/_internal/python_requirements.py); \
+		cache=~/.ansible/test/cache/get_pip_$${pip_version//./_}.py; \
+		mkdir -p $$(dirname $$cache) && cp tools/get_pip_standin.py $$cache
+	cd $(SANITY_TREE) && git init -q && git add -A && ansible-test sanity --python $$($(VPY) -c 'import sys; print("%d.%d" % sys.version_info[:2])') \
 		--requirements --color no
 
 lint: setup collection

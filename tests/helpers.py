@@ -1,7 +1,6 @@
 """Test helpers: real etcd binaries by requirement, real members, real data dirs."""
 
 import contextlib
-import json
 import os
 import subprocess
 import sys
@@ -16,7 +15,7 @@ sys.path.insert(0, str(ROOT / ".cache" / "collections"))
 
 import etcd_binaries  # noqa: E402,F401  (tests use it through helpers)
 import etcd_sample  # noqa: E402
-from etcd_sample import free_port, read_state, write_sample_data  # noqa: E402,F401
+from etcd_sample import read_state, write_sample_data  # noqa: E402
 
 BIN_ROOT = etcd_binaries.cache_root()
 IN_CI = os.environ.get("CI") == "true"

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Fetch or build real etcd binaries of every version the project tests on.
 
 The one list of versions lives here (SOURCES).  Binaries land in
@@ -131,7 +130,7 @@ def debian_mirror_uri():
             for line in stanza.splitlines():
                 if line.startswith("#") or ":" not in line:
                     continue
-                name, _, value = line.partition(":")
+                name, _colon, value = line.partition(":")
                 fields[name.strip().lower()] = value.strip()
             if fields.get("enabled", "yes").lower() == "no" or "deb" not in fields.get("types", "").split():
                 continue

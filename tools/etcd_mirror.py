@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """A local etcd release mirror built from the binary cache.
 
 ``build`` lays the cached binaries out the way etcd's releases are:

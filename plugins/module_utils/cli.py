@@ -70,15 +70,15 @@ def main(argv=None, environ=None):
         if not getattr(args, flag[2:].replace("-", "_")):
             p.error("%s (or the environment variable %s) is required" % (flag, env))
     if SEMVER_IMPORT_ERROR:
-        print("etcd-migrate: the Python library semver is missing: pip install semver", file=sys.stderr)
+        sys.stderr.write("etcd-migrate: the Python library semver is missing: pip install semver\n")
         return 2
     try:
         result = migrate(params_from(args), check_mode=args.check,
-                         log=lambda message: print("etcd-migrate: %s" % message, file=sys.stderr))
+                         log=lambda message: sys.stderr.write("etcd-migrate: %s\n" % message))
     except MigrationError as exc:
-        print("etcd-migrate: error: %s" % exc, file=sys.stderr)
+        sys.stderr.write("etcd-migrate: error: %s\n" % exc)
         return 1
     for warning in result["warnings"]:
-        print("etcd-migrate: warning: %s" % warning, file=sys.stderr)
-    print(json.dumps(result, indent=2, sort_keys=True))
+        sys.stderr.write("etcd-migrate: warning: %s\n" % warning)
+    sys.stdout.write(json.dumps(result, indent=2, sort_keys=True) + "\n")
     return 0

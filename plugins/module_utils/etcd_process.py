@@ -17,7 +17,7 @@ import time
 
 from .versions import MigrationError, minor, parse_version
 
-from urllib.request import urlopen
+from ansible.module_utils.urls import open_url
 
 SNAP_FILE = re.compile(r"^([0-9a-f]{16})-([0-9a-f]{16})\.snap$")
 
@@ -41,7 +41,7 @@ class Toolset:
         if minor(self.version) < (3, 4):
             env["ETCDCTL_API"] = "3"  # older etcdctl default to the v2 API
         proc = subprocess.run([self.path(tool)] + list(args), env=env, capture_output=True, text=True,
-                              timeout=timeout)
+                              timeout=timeout, check=False)
         if check and proc.returncode != 0:
             raise MigrationError("%s %s %s failed (exit %d): %s" % (
                 tool, self.version, " ".join(args), proc.returncode, (proc.stderr or proc.stdout).strip()[-2000:]))
@@ -141,7 +141,7 @@ class Member:
                                  % (self.tools.version, self.proc.returncode, self.log_tail()))
 
     def version_info(self):
-        with urlopen(self.client_url + "/version", timeout=2) as resp:
+        with open_url(self.client_url + "/version", timeout=2) as resp:
             return json.loads(resp.read().decode("utf-8"))
 
     def ctl(self, *args, **kwargs):
@@ -190,7 +190,7 @@ class Member:
         holds nothing older.  The next minor then replays no v2-era entries.
         """
         applied = int(self.status().get("raftAppliedIndex") or self.status().get("raftIndex"))
-        for _ in range(2):
+        for _entry in range(2):
             self.ctl("alarm", "disarm")
         self.wait_ready(timeout, condition=lambda m: max(m.snapshot_indexes() or [0]) >= applied,
                         what="a snapshot at raft index %d" % applied)

@@ -12,7 +12,7 @@ import shutil
 
 from .etcd_process import Member, Toolset, reports_storage_version
 from .plan import DOWNGRADE_API, DOWNGRADE_SNAPSHOT, UPGRADE
-from .versions import MigrationError, cluster_version_text, minor, minor_text, parse_version
+from .versions import cluster_version_text, minor, minor_text, parse_version
 
 
 class StepRunner:
@@ -115,8 +115,11 @@ class StepRunner:
             member.wait_ready(self.options["timeout"], cluster_version=cluster_version_text(target),
                               condition=lambda m: m.status().get("storageVersion") == cluster_version_text(target),
                               what="storage version %s" % cluster_version_text(target))
-        finished = None
-        if reports_storage_version(target):
-            finished = (lambda m: not m.status().get("downgradeInfo", {}).get("enabled"))
         with self.member(target) as member:
-            self.wait_on(member, target, condition=finished, what="the downgrade to finish")
+            # From 3.6 on the member reports when the downgrade is over; 3.5 cannot tell.
+            self.wait_on(member, target, condition=_downgrade_finished if reports_storage_version(target) else None,
+                         what="the downgrade to finish")
+
+
+def _downgrade_finished(member):
+    return not member.status().get("downgradeInfo", {}).get("enabled")

@@ -29,18 +29,22 @@ description:
   - Works on a single member's data directory, with etcd stopped. Members of a multi-member cluster are
     upgraded by rolling through the cluster instead.
 author:
-  - etcdops.etcd contributors
+  - etcdops maintainers (@etcdops)
 requirements:
   - semver >= 3.0 on the managed host
   - etcd binaries laid out as C(<bin_dir>/<version>/etcd), C(etcdctl) and, from 3.5, C(etcdutl)
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Returns the plan in RV(plan) and changes nothing.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: Shows C(version.txt) before and after.
   platform:
+    description: Target OS/families that can be operated against.
+    support: full
     platforms: posix
 options:
   data_dir:

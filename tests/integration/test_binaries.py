@@ -57,7 +57,7 @@ def mirror(tmp_path):
     server = subprocess.Popen([sys.executable, str(ROOT / "tools" / "etcd_mirror.py"), "serve", str(tree),
                                "--port-file", str(port_file)])
     try:
-        for _ in range(100):
+        for _attempt in range(100):
             if port_file.exists():
                 break
             time.sleep(0.05)

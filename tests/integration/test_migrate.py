@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers import BIN_ROOT, ROOT, etcd_version, free_port, running_etcd, state_on
+from etcd_sample import free_port
+from helpers import BIN_ROOT, ROOT, etcd_version, running_etcd, state_on
 
 from ansible_collections.etcdops.etcd.plugins.module_utils.engine import migrate
 from ansible_collections.etcdops.etcd.plugins.module_utils.versions import MigrationError
@@ -192,12 +193,12 @@ def test_run_killed_during_a_hop_converges_when_run_again(data_dir_from, tmp_pat
     time.sleep(0.5)  # etcd of the hop is up and writing
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    again = subprocess.run(cli, env=env, capture_output=True, text=True, timeout=300)
-    for _ in range(100):  # the killed run's etcd gets SIGTERM from the kernel; wait for it to let go
+    again = subprocess.run(cli, env=env, capture_output=True, text=True, timeout=300, check=False)
+    for _attempt in range(100):  # the killed run's etcd gets SIGTERM from the kernel; wait for it to let go
         if again.returncode == 0 or "in use" not in again.stderr:
             break
         time.sleep(0.2)
-        again = subprocess.run(cli, env=env, capture_output=True, text=True, timeout=300)
+        again = subprocess.run(cli, env=env, capture_output=True, text=True, timeout=300, check=False)
     assert again.returncode == 0, again.stderr
     assert "previous run died" in again.stderr
     assert (data_dir / "version.txt").read_text() == "%s/etcd3" % target

@@ -1,6 +1,5 @@
 """The command-line entry keeps the reference's environment names; flags win."""
 
-import helpers  # noqa: F401  (puts the collection on sys.path)
 from ansible_collections.etcdops.etcd.plugins.module_utils.cli import main, params_from, parser
 
 ENV = {

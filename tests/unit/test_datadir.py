@@ -5,7 +5,6 @@ import os
 
 import pytest
 
-import helpers  # noqa: F401  (puts the collection on sys.path)
 from ansible_collections.etcdops.etcd.plugins.module_utils.datadir import Backups, DataDir
 from ansible_collections.etcdops.etcd.plugins.module_utils.engine import migrate
 from ansible_collections.etcdops.etcd.plugins.module_utils.versions import MigrationError
@@ -106,7 +105,7 @@ def test_backups_copy_everything_but_the_inflight_marker_and_prune_oldest_first(
     data = DataDir(str(data_path))
     data.mark_inflight("step", "elsewhere")
     backups = Backups(data, str(tmp_path / "backups"))
-    made = [backups.create("3.4.23") for _ in range(3)]
+    made = [backups.create("3.4.23") for _copy in range(3)]
     assert len(set(made)) == 3
     assert sorted(os.listdir(made[0])) == ["member"]
     assert (tmp_path / "backups" / os.path.basename(made[0]) / "member" / "file").read_text() == "payload"

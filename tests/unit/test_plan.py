@@ -4,7 +4,6 @@ import pytest
 import semver
 from hypothesis import given, strategies as st
 
-import helpers  # noqa: F401  (puts the collection on sys.path)
 from ansible_collections.etcdops.etcd.plugins.module_utils.plan import (
     DOWNGRADE_API, DOWNGRADE_SNAPSHOT, RECORD, UPGRADE, plan_migration)
 from ansible_collections.etcdops.etcd.plugins.module_utils.versions import MigrationError
