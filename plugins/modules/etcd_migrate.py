@@ -196,11 +196,6 @@ removed_backups:
   returned: always
   type: list
   elements: str
-warnings:
-  description: Things the operator should know, such as a patch below upstream's recommendation.
-  returned: always
-  type: list
-  elements: str
 """
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
@@ -241,7 +236,8 @@ def main():
         module.fail_json(msg=str(exc))
     if not module._diff:
         result.pop("diff", None)
-    for warning in result["warnings"]:
+    # Ansible shows warnings itself; the key is reserved in module results.
+    for warning in result.pop("warnings"):
         module.warn(warning)
     module.exit_json(**result)
 

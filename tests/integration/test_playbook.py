@@ -1,0 +1,55 @@
+"""The module run by Ansible itself on localhost (ansible-playbook and ad-hoc), on real etcd."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from etcd_sample import free_port
+from helpers import BIN_ROOT, ROOT, etcd_version, state_on
+
+sys.path.insert(0, str(ROOT / "tools"))
+import demo  # noqa: E402  (the demo's playbook runner)
+
+ANSIBLE_ENV = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".cache" / "collections"),
+                   ANSIBLE_STDOUT_CALLBACK="minimal", ANSIBLE_LOCALHOST_WARNING="false",
+                   ANSIBLE_INVENTORY_UNPARSED_WARNING="false", ANSIBLE_DEPRECATION_WARNINGS="false")
+
+
+def adhoc(data_dir, target, *flags):
+    args = "data_dir=%s target_version=%s bin_dir=%s client_port=%d listen_peer_urls=http://127.0.0.1:%d" % (
+        data_dir, target, BIN_ROOT, free_port(), free_port())
+    proc = subprocess.run([str(Path(sys.executable).parent / "ansible"), "localhost", "-m", "etcdops.etcd.etcd_migrate",
+                           "-a", args, "-e", "ansible_python_interpreter=%s" % sys.executable] + list(flags),
+                          env=ANSIBLE_ENV, capture_output=True, text=True, check=False, timeout=600)
+    return proc, json.loads(proc.stdout[proc.stdout.index("=> {") + 3:proc.stdout.rindex("}") + 1])
+
+
+def test_playbook_plans_migrates_and_is_idempotent(data_dir_from, tmp_path):
+    version, data_dir, marks, before = data_dir_from("3.4.23")
+    target = etcd_version("3.7")
+    proc = demo.run_playbook(data_dir, target, extra_env={"ANSIBLE_DEPRECATION_WARNINGS": "false"})
+    assert "-%s/etcd3" % version in proc.stdout and "+%s/etcd3" % target in proc.stdout  # the diff
+    assert "upgrade %s -> %s" % (etcd_version("3.6"), target) in proc.stdout
+    assert "changed=2" in proc.stdout and "failed=0" in proc.stdout
+    after, info, _header = state_on(target, data_dir, tmp_path, marks)
+    assert after == before and info["storage"] == "%s.0" % target.rsplit(".", 1)[0]
+
+
+def test_adhoc_check_mode_returns_the_plan_and_changes_nothing(data_dir_from):
+    version, data_dir, _marks, _before = data_dir_from("3.4.23")
+    before = sorted(p.name for p in data_dir.rglob("*")), (data_dir / "version.txt").read_text()
+    proc, result = adhoc(data_dir, etcd_version("3.6"), "--check", "--diff")
+    assert proc.returncode == 0 and result["changed"] is True
+    assert [p["to_version"] for p in result["plan"]] == [etcd_version("3.5"), etcd_version("3.6")]
+    assert result["previous"]["version"] == version and result["steps"] == []
+    assert (sorted(p.name for p in data_dir.rglob("*")), (data_dir / "version.txt").read_text()) == before
+
+
+def test_adhoc_failure_names_the_problem_and_leaves_data_alone(data_dir_from):
+    version, data_dir, _marks, _before = data_dir_from("3.4.23")
+    proc, result = adhoc(data_dir, "3.2.0")
+    assert proc.returncode != 0 and "localhost | FAILED!" in proc.stdout
+    assert "more than one minor below" in result["msg"] and "migrate to 3.3 first" in result["msg"]
+    assert (data_dir / "version.txt").read_text() == "%s/etcd3" % version
