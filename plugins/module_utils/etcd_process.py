@@ -140,10 +140,6 @@ class Member:
             raise MigrationError("etcd %s exited with %s before it was ready; its log ends with:\n%s"
                                  % (self.tools.version, self.proc.returncode, self.log_tail()))
 
-    def version_info(self):
-        with open_url(self.client_url + "/version", timeout=2) as resp:
-            return json.loads(resp.read().decode("utf-8"))
-
     def ctl(self, *args, **kwargs):
         return self.tools.run("etcdctl", ["--endpoints", self.client_url, "--command-timeout=10s"] + list(args),
                               **kwargs)
@@ -154,8 +150,15 @@ class Member:
     def status(self):
         return self.ctl_json("endpoint", "status")[0]["Status"]
 
+    def _get_json(self, path):
+        with open_url(self.client_url + path, timeout=2) as resp:
+            return json.loads(resp.read().decode("utf-8"))
+
+    def version_info(self):
+        return self._get_json("/version")
+
     def wait_ready(self, timeout, cluster_version=None, storage_version=None, condition=None, what=None):
-        """Wait until healthy (a v3 read succeeds) and /version reports the wanted versions."""
+        """Wait until /health is true, /version reports the wanted versions and ``condition`` holds."""
         deadline = time.monotonic() + timeout
         last = "no answer yet"
         while time.monotonic() < deadline:
@@ -165,13 +168,13 @@ class Member:
                 last = "/version said %s" % json.dumps(info, sort_keys=True)
                 versions_ok = ((cluster_version is None or info.get("etcdcluster") == cluster_version)
                                and (storage_version is None or info.get("storage") == storage_version))
-                if versions_ok and self.ctl("endpoint", "health", check=False).returncode == 0:
+                if versions_ok and self._get_json("/health").get("health") == "true":
                     if condition is None or condition(self):
                         return info
                     last = "waiting for %s" % what
-            except (IOError, OSError, ValueError) as exc:
+            except (IOError, OSError, ValueError) as exc:  # not listening yet, or 503 while unhealthy
                 last = str(exc)
-            time.sleep(0.2)
+            time.sleep(0.05)
         raise MigrationError("etcd %s was not ready within %ss (wanted cluster version %s%s; %s); its log ends with:\n%s"
                              % (self.tools.version, timeout, cluster_version,
                                 ", storage version %s" % storage_version if storage_version else "", last,
@@ -189,7 +192,8 @@ class Member:
         and a ``.snap`` at or beyond the current index proves the WAL tail
         holds nothing older.  The next minor then replays no v2-era entries.
         """
-        applied = int(self.status().get("raftAppliedIndex") or self.status().get("raftIndex"))
+        status = self.status()
+        applied = int(status.get("raftAppliedIndex") or status["raftIndex"])
         for _entry in range(2):
             self.ctl("alarm", "disarm")
         self.wait_ready(timeout, condition=lambda m: max(m.snapshot_indexes() or [0]) >= applied,

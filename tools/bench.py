@@ -1,0 +1,168 @@
+"""Benchmarks of etcd_migrate that print figures (`make bench`, `BENCH_ARGS=--help`).
+
+hop    one upgrade hop by the engine (``migrate`` without backup) against a bare
+       start-until-healthy-and-stop of the same binary on a copy of the same data,
+       side by side, several rounds.
+large  a 3.4 -> 3.7 migration of a large data dir (default one million 1 KiB keys,
+       about 1 GB): total time against the sum of bare hops plus a plain copy of the
+       dir, and the engine's peak memory (the Python process, etcd excluded).
+"""
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import semver
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import etcd_binaries  # noqa: E402
+from etcd_sample import free_port, running_etcd, write_sample_data  # noqa: E402
+from ansible_collections.etcdops.etcd.plugins.module_utils.engine import migrate  # noqa: E402
+
+BIN = etcd_binaries.cache_root()
+
+
+def newest(minor_text):
+    versions = [semver.Version.parse(v) for v in etcd_binaries.load_manifest(BIN)["versions"]]
+    return str(max(v for v in versions if "%d.%d" % (v.major, v.minor) == minor_text))
+
+
+def bare_start_stop(version, data_dir, log):
+    """Start etcd, poll /health until it answers healthy, SIGTERM, wait: the floor for a hop."""
+    port, peer = free_port(), "http://127.0.0.1:%d" % free_port()
+    started = time.monotonic()
+    with open(log, "ab") as out:
+        proc = subprocess.Popen([str(BIN / version / "etcd"), "--data-dir", str(data_dir),
+                                 "--listen-client-urls", "http://127.0.0.1:%d" % port,
+                                 "--advertise-client-urls", "http://127.0.0.1:%d" % port,
+                                 "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
+                                 "--initial-cluster", "default=%s" % peer], stdout=out, stderr=out)
+    try:
+        while True:
+            probe = subprocess.run(["curl", "-sf", "http://127.0.0.1:%d/health" % port], capture_output=True,
+                                   check=False)
+            if probe.returncode == 0 and b'"true"' in probe.stdout:
+                break
+            if proc.poll() is not None:
+                raise SystemExit("etcd %s exited; see %s" % (version, log))
+            time.sleep(0.05)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait()
+    return time.monotonic() - started
+
+
+def engine(data_dir, target, **extra):
+    params = {"data_dir": str(data_dir), "target_version": target, "bin_dir": str(BIN),
+              "client_port": free_port(), "listen_peer_urls": "http://127.0.0.1:%d" % free_port()}
+    params.update(extra)
+    started = time.monotonic()
+    result = migrate(params)
+    return time.monotonic() - started, result
+
+
+def bench_hop(args, work):
+    source, target = "3.4.23", newest("3.5")
+    pristine = work / "pristine"
+    with running_etcd(BIN, source, pristine, work) as member:
+        write_sample_data(member, keys=args.hop_keys)
+    (pristine / "version.txt").write_text("%s/etcd3" % source)
+    rows = []
+    for round_no in range(args.rounds):
+        for kind in ("engine", "bare"):
+            copy = work / ("%s-%d" % (kind, round_no))
+            shutil.copytree(pristine, copy)
+            if kind == "engine":
+                seconds, _result = engine(copy, target, backup=False)
+            else:
+                seconds = bare_start_stop(target, copy, work / "bare.log")
+            rows.append((kind, seconds))
+            shutil.rmtree(copy)
+    eng = [s for k, s in rows if k == "engine"]
+    bare = [s for k, s in rows if k == "bare"]
+    print("hop %s -> %s, %d keys, %d rounds" % (source, target, args.hop_keys, args.rounds))
+    print("  engine hop  median %.3fs  (min %.3f, max %.3f)" % (statistics.median(eng), min(eng), max(eng)))
+    print("  bare start  median %.3fs  (min %.3f, max %.3f)" % (statistics.median(bare), min(bare), max(bare)))
+    print("  ratio engine/bare (medians): %.2fx  (goal <= 1.2x)" % (statistics.median(eng) / statistics.median(bare)))
+
+
+def fill(member, keys, value_size, batch):
+    """Many keys through etcdctl txn, ``batch`` puts per transaction."""
+    value = "v" * value_size
+    for start in range(0, keys, batch):
+        ops = "".join('put /bench/%09d "%s"\n' % (i, value) for i in range(start, min(start + batch, keys)))
+        # txn reads compares, then success ops, then failure ops, each ended by an empty line
+        subprocess.run([member.tools.path("etcdctl"), "--endpoints", member.client_url, "txn"],
+                       input="\n" + ops + "\n\n", text=True, capture_output=True, check=True, timeout=300)
+
+
+def bench_large(args, work):
+    source, hops = "3.4.23", [newest("3.5"), newest("3.6"), newest("3.7")]
+    pristine = work / "large"
+    started = time.monotonic()
+    extra = ["--max-txn-ops", str(args.batch), "--max-request-bytes", str(args.batch * (args.value_size + 64) + 4096),
+             "--quota-backend-bytes", str(8 * 1024 ** 3)]
+    with running_etcd(BIN, source, pristine, work, extra_args=extra) as member:
+        fill(member, args.keys, args.value_size, args.batch)
+    (pristine / "version.txt").write_text("%s/etcd3" % source)
+    db_size = (pristine / "member" / "snap" / "db").stat().st_size
+    print("large data dir: %d keys of %d bytes, db %.0f MB, written in %.0fs"
+          % (args.keys, args.value_size, db_size / 1e6, time.monotonic() - started))
+
+    baseline = work / "baseline"
+    t0 = time.monotonic()
+    shutil.copytree(pristine, baseline)
+    copy_seconds = time.monotonic() - t0
+    bare = [bare_start_stop(v, baseline, work / "bare.log") for v in hops]
+    shutil.rmtree(baseline)
+
+    subject = work / "subject"
+    shutil.copytree(pristine, subject)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    seconds, result = engine(subject, hops[-1], backup_dir=str(work / "backups"), timeout=600,
+                             server_extra_args=["--quota-backend-bytes", str(8 * 1024 ** 3)])
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    floor = copy_seconds + sum(bare)
+    print("  plain copy %.2fs + bare hops %s = %.2fs" % (copy_seconds, " + ".join("%.2f" % b for b in bare), floor))
+    print("  engine 3.4.23 -> %s (with backup): %.2fs, steps %s" % (
+        hops[-1], seconds, json.dumps([(s["to"], s["seconds"]) for s in result["steps"]])))
+    print("  ratio engine/(copy + bare hops): %.2fx  (goal <= 1.3x)" % (seconds / floor))
+    print("  engine peak RSS %.1f MB (before the run %.1f MB; goal <= 100 MB)" % (peak_kb / 1024, before / 1024))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("which", nargs="*", choices=["hop", "large"], default=["hop"])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--hop-keys", type=int, default=200)
+    parser.add_argument("--keys", type=int, default=1000000)
+    parser.add_argument("--value-size", type=int, default=1024)
+    parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--work-dir", help="where data dirs go (default: a temp dir, removed after)")
+    args = parser.parse_args()
+    work = Path(args.work_dir or tempfile.mkdtemp(prefix="etcd-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        if "hop" in args.which:
+            (work / "hop").mkdir(exist_ok=True)
+            bench_hop(args, work / "hop")
+        if "large" in args.which:
+            bench_large(args, work)
+    finally:
+        if not args.work_dir:
+            shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    sys.exit(main())
