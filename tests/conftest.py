@@ -30,10 +30,13 @@ def written_by(tmp_path_factory):
 def data_dir_from(written_by, tmp_path):
     """A private copy of a data dir written by a version: (version, path, marks, state)."""
 
+    copies = []
+
     def copy(spec):
         version, pristine, marks, state = written_by(spec)
-        target = tmp_path / "etcd" / "data"
-        target.parent.mkdir(parents=True, exist_ok=True)
+        copies.append(spec)
+        target = tmp_path / ("etcd-%d" % len(copies)) / "data"
+        target.parent.mkdir(parents=True)
         copy_tree(pristine, target)
         return version, target, marks, state
 

@@ -1,6 +1,7 @@
 """Test helpers: real etcd binaries by requirement, real members, real data dirs."""
 
 import contextlib
+import hashlib
 import os
 import subprocess
 import sys
@@ -15,7 +16,7 @@ sys.path.insert(0, str(ROOT / ".cache" / "collections"))
 
 import etcd_binaries  # noqa: E402,F401  (tests use it through helpers)
 import etcd_sample  # noqa: E402
-from etcd_sample import read_state, write_sample_data  # noqa: E402
+from etcd_sample import free_port, read_state, write_sample_data  # noqa: E402
 
 BIN_ROOT = etcd_binaries.cache_root()
 IN_CI = os.environ.get("CI") == "true"
@@ -72,3 +73,23 @@ def state_on(version, data_dir, log_dir, marks):
 
 def copy_tree(src, dst):
     subprocess.run(["cp", "-a", str(src), str(dst)], check=True)
+
+
+def params(data_dir, target, **extra):
+    base = {"data_dir": str(data_dir), "target_version": target, "bin_dir": str(BIN_ROOT),
+            "client_port": free_port(), "listen_peer_urls": "http://127.0.0.1:%d" % free_port()}
+    base.update(extra)
+    return base
+
+
+def tree_digest(path):
+    """Every file's path, mode and content under ``path``: equal digests mean nothing changed."""
+    digest = hashlib.sha256()
+    for directory, dirs, files in sorted(os.walk(path)):
+        dirs.sort()
+        for name in sorted(files):
+            full = os.path.join(directory, name)
+            digest.update(("%s %o\n" % (os.path.relpath(full, path), os.stat(full).st_mode)).encode())
+            digest.update(Path(full).read_bytes())
+    digest.update(("%o" % os.stat(path).st_mode).encode())
+    return digest.hexdigest()

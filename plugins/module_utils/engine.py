@@ -16,6 +16,7 @@ import tempfile
 import time
 
 from .datadir import Backups, DataDir
+from .detect import safe_detect
 from .etcd_process import available_versions
 from .plan import RECORD, plan_migration
 from .steps import StepRunner
@@ -98,7 +99,8 @@ def _recover_interrupted_run(data_dir, check_mode, say, result):
     say(message)
 
 
-def _current_version(data_dir, opts, empty):
+def _current_version(data_dir, opts, empty, result):
+    """(version, storage) from version.txt, current_version, or the data files themselves."""
     recorded = data_dir.read_version()
     given = opts["current_version"]
     if given is not None:
@@ -106,17 +108,31 @@ def _current_version(data_dir, opts, empty):
         if recorded is not None and recorded[0] != given_version:
             raise MigrationError("current_version %s contradicts %s, which says %s: fix one of them"
                                  % (given_version, data_dir.file("version.txt"), recorded[0]))
-        return given_version, recorded[1] if recorded else "etcd3"
-    if recorded is None and not empty:
-        raise MigrationError("%s holds etcd data but no version.txt: give current_version (the etcd version "
-                             "that last ran on it, e.g. current_version: 3.4.23)" % data_dir.path)
-    return recorded if recorded else (None, None)
+    if recorded is not None:
+        return recorded
+    if empty:
+        return None, None
+    detected = safe_detect(data_dir.path)
+    result["detected"] = {k: detected.get(k) for k in ("version", "cluster_version", "storage_version",
+                                                        "lower_bound", "ambiguous", "evidence", "error")}
+    candidates = {detected.get(k) for k in ("version", "cluster_version", "lower_bound")} - {None}
+    if given is not None:
+        if candidates and "%d.%d" % (given_version.major, given_version.minor) not in candidates:
+            raise MigrationError("current_version %s contradicts the data files, which show %s (%s)"
+                                 % (given_version, detected["version"], "; ".join(detected["evidence"])))
+        return given_version, "etcd3"
+    if detected.get("error") or detected["ambiguous"] or detected["version"] is None:
+        raise MigrationError("%s holds etcd data but no version.txt, and its files do not settle the version (%s): "
+                             "give current_version (the etcd version that last ran on it, e.g. 3.4.23)"
+                             % (data_dir.path, detected.get("error") or "; ".join(detected["evidence"])))
+    # Only the minor is on disk: patch 0 makes the plan run the newest patch of that minor first.
+    return parse_version(detected["version"] + ".0"), "etcd3"
 
 
 def _migrate_locked(data_dir, opts, target, target_storage, mode, check_mode, say, result):
     _recover_interrupted_run(data_dir, check_mode, say, result)
     empty = data_dir.is_empty()
-    current, storage = _current_version(data_dir, opts, empty)
+    current, storage = _current_version(data_dir, opts, empty, result)
     before_text = data_dir.read_version_text() or ""
     plan = plan_migration(current, storage, target, target_storage,
                           available_versions(opts["bin_dir"]) if opts.get("bin_dir") else [],

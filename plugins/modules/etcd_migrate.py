@@ -25,6 +25,8 @@ description:
     and token), from 3.6 and later through etcd's downgrade API, which keeps the raft history.
   - Backs the data directory up before the first step that changes data and puts it back from the backup when a
     step fails or when a previous run died in the middle of a step.
+  - A data directory without C(version.txt) has its version worked out from its own files, with the evidence in
+    RV(detected); ambiguous evidence is refused unless O(current_version) confirms it.
   - Refuses to run while etcd holds the data directory and never runs twice at once on the same directory.
   - Works on a single member's data directory, with etcd stopped. Members of a multi-member cluster are
     upgraded by rolling through the cluster instead.
@@ -99,6 +101,8 @@ options:
   current_version:
     description:
       - The version that last ran on the data, for a data directory that has no C(version.txt).
+      - Without it, such a directory's version is worked out from its files (see M(etcdops.etcd.etcd_datadir_info));
+        where the evidence is ambiguous the module refuses until C(current_version) confirms one of the candidates.
       - When C(version.txt) exists, it must agree.
     type: str
   backup:
@@ -191,6 +195,11 @@ backup:
   returned: always
   type: str
   sample: /var/lib/etcd.etcd-backup.20261128T140000123456Z.v3.4.23
+detected:
+  description: For a data directory without C(version.txt), what its files showed and the evidence.
+  returned: when the version was worked out from the data files
+  type: dict
+  sample: {"version": "3.5", "cluster_version": "3.5", "ambiguous": false, "evidence": ["meta/term is set => at least 3.5"]}
 removed_backups:
   description: Old backups deleted to keep O(backups_to_keep).
   returned: always

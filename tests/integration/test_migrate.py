@@ -1,6 +1,5 @@
 """etcd_migrate's engine on real etcd binaries: every key, value, revision and lease must survive."""
 
-import hashlib
 import os
 import shutil
 import signal
@@ -12,32 +11,12 @@ from pathlib import Path
 import pytest
 
 from etcd_sample import free_port
-from helpers import BIN_ROOT, ROOT, etcd_version, running_etcd, state_on
+from helpers import BIN_ROOT, ROOT, etcd_version, params, running_etcd, state_on, tree_digest
 
 from ansible_collections.etcdops.etcd.plugins.module_utils.engine import migrate
 from ansible_collections.etcdops.etcd.plugins.module_utils.versions import MigrationError
 
 COLLECTION = ROOT / ".cache" / "collections" / "ansible_collections" / "etcdops" / "etcd"
-
-
-def params(data_dir, target, **extra):
-    base = {"data_dir": str(data_dir), "target_version": target, "bin_dir": str(BIN_ROOT),
-            "client_port": free_port(), "listen_peer_urls": "http://127.0.0.1:%d" % free_port()}
-    base.update(extra)
-    return base
-
-
-def tree_digest(path):
-    """Every file's path, mode and content under ``path``: equal digests mean nothing changed."""
-    digest = hashlib.sha256()
-    for directory, dirs, files in sorted(os.walk(path)):
-        dirs.sort()
-        for name in sorted(files):
-            full = os.path.join(directory, name)
-            digest.update(("%s %o\n" % (os.path.relpath(full, path), os.stat(full).st_mode)).encode())
-            digest.update(Path(full).read_bytes())
-    digest.update(("%o" % os.stat(path).st_mode).encode())
-    return digest.hexdigest()
 
 
 def assert_same_data(before, after):

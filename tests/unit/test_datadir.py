@@ -66,7 +66,7 @@ def test_a_data_dir_that_is_a_file_is_refused(tmp_path):
 
 def test_data_without_version_file_needs_current_version(tmp_path):
     (tmp_path / "member").mkdir()
-    with pytest.raises(MigrationError, match="no version.txt: give current_version"):
+    with pytest.raises(MigrationError, match="no version.txt.*give current_version"):
         migrate({"data_dir": str(tmp_path), "target_version": "3.5.1"})
     with pytest.raises(MigrationError, match="contradicts"):
         (tmp_path / "version.txt").write_text("3.4.23/etcd3")
