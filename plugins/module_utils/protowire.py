@@ -7,6 +7,11 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+try:  # a C implementation when the host has one; the same results, much faster on big WALs
+    from crc32c import crc32c as _fast_crc32c
+except ImportError:
+    _fast_crc32c = None
+
 
 class WireError(ValueError):
     pass
@@ -27,6 +32,13 @@ CRC32C_TABLE = _crc32c_table()
 
 def crc32c(data, crc=0):
     """CRC-32C (Castagnoli) of ``data``, continuing from ``crc`` as Go's crc32.Update does."""
+    if _fast_crc32c is not None:
+        return _fast_crc32c(data, crc)
+    return crc32c_python(data, crc)
+
+
+def crc32c_python(data, crc=0):
+    """The table-driven CRC-32C, for hosts without the crc32c library."""
     table = CRC32C_TABLE
     crc ^= 0xFFFFFFFF
     for byte in bytearray(data):
@@ -50,7 +62,8 @@ def varint(buf, pos):
 
 
 def fields(buf):
-    """Yield (field number, value): an int for varint and fixed fields, bytes for length-delimited ones."""
+    """Yield (field number, value): an int for varint and fixed fields, a slice of ``buf`` for
+    length-delimited ones (a memoryview in gives memoryviews out: no copies of big payloads)."""
     pos, end = 0, len(buf)
     while pos < end:
         key, pos = varint(buf, pos)
@@ -61,11 +74,11 @@ def fields(buf):
             size, pos = varint(buf, pos)
             if pos + size > end:
                 raise WireError("field %d runs past the end" % number)
-            value, pos = bytes(buf[pos:pos + size]), pos + size
+            value, pos = buf[pos:pos + size], pos + size
         elif wire == 1:
-            value, pos = int.from_bytes(buf[pos:pos + 8], "little"), pos + 8
+            value, pos = int.from_bytes(bytes(buf[pos:pos + 8]), "little"), pos + 8
         elif wire == 5:
-            value, pos = int.from_bytes(buf[pos:pos + 4], "little"), pos + 4
+            value, pos = int.from_bytes(bytes(buf[pos:pos + 4]), "little"), pos + 4
         else:
             raise WireError("unsupported wire type %d" % wire)
         if number == 0 or pos > end:

@@ -24,6 +24,8 @@ ENTRY_NORMAL, ENTRY_CONF_CHANGE, ENTRY_CONF_CHANGE_V2 = 0, 1, 2
 CONF_ADD_LEARNER = 3
 V2_METHODS = (b"PUT", b"POST", b"DELETE", b"QGET", b"SYNC", b"GET", b"HEAD")
 # InternalRaftRequest fields that tell which etcd wrote an entry.
+# Entries bigger than this are client data (puts, txns); their payload is not kept.
+SMALL_ENTRY = 64 * 1024
 INTERNAL_FIELDS = {2: "v2", 11: "lease_checkpoint", 1013: "auth_status", 1300: "cluster_version_set",
                    1301: "cluster_member_attr_set", 1302: "downgrade_info_set", 9900: "downgrade_version_test"}
 SEGMENT = re.compile(r"^([0-9a-f]{16})-([0-9a-f]{16})\.wal$")
@@ -38,36 +40,40 @@ def _first(msg, number, default=0):
     return msg.get(number, [default])[0]
 
 
-def read_records(path, crc):
-    """Yield (type, data, offset) of a segment, checking the CRC chain; returns at the zero length."""
+def read_records(path):
+    """Yield (type, data, offset) of a segment, checking the CRC chain; stops at the zero length.
+
+    Reads one frame at a time, so memory stays at the size of the largest record.
+    """
+    crc, pos = None, 0
     with open(path, "rb") as handle:
-        buf = handle.read()
-    pos = 0
-    while pos + 8 <= len(buf):
-        length_field, = struct.unpack("<Q", buf[pos:pos + 8])
-        if length_field == 0:
-            return
-        size, pad = length_field & 0x00FFFFFFFFFFFFFF, 0
-        if length_field >> 63:
-            pad = (length_field >> 56) & 0x7
-        start, end = pos + 8, pos + 8 + size
-        if end + pad > len(buf):
-            raise FormatError(path, pos, "record of %d bytes runs past the end (truncated?)" % size)
-        try:
-            record = message(buf[start:end])
-        except WireError as exc:
-            raise FormatError(path, pos, "undecodable record (%s)" % exc)
-        rtype, rcrc, data = _first(record, 1), _first(record, 2), _first(record, 3, b"")
-        if rtype == CRC:
-            if crc is not None and crc != rcrc:
-                raise FormatError(path, pos, "CRC record 0x%08x does not continue the chain 0x%08x" % (rcrc, crc))
-            crc = rcrc
-        else:
-            crc = crc32c(data, crc or 0)
-            if rcrc != crc:
-                raise FormatError(path, pos, "CRC mismatch (record 0x%08x, computed 0x%08x): corrupt" % (rcrc, crc))
-        yield rtype, data, pos
-        pos = end + pad
+        while True:
+            head = handle.read(8)
+            if len(head) < 8:
+                return
+            length_field, = struct.unpack("<Q", head)
+            if length_field == 0:
+                return
+            size, pad = length_field & 0x00FFFFFFFFFFFFFF, 0
+            if length_field >> 63:
+                pad = (length_field >> 56) & 0x7
+            body = handle.read(size + pad)
+            if len(body) < size + pad:
+                raise FormatError(path, pos, "record of %d bytes runs past the end (truncated?)" % size)
+            try:
+                record = message(memoryview(body)[:size])
+            except WireError as exc:
+                raise FormatError(path, pos, "undecodable record (%s)" % exc)
+            rtype, rcrc, data = _first(record, 1), _first(record, 2), _first(record, 3, b"")
+            if rtype == CRC:
+                crc = rcrc  # a segment's first record: the running CRC of the previous segment
+            else:
+                crc = crc32c(data, crc or 0)
+                if rcrc != crc:
+                    raise FormatError(path, pos, "CRC mismatch (record 0x%08x, computed 0x%08x): corrupt"
+                                      % (rcrc, crc))
+            yield rtype, data, pos
+            pos += 8 + size + pad
 
 
 def describe_entry(data):
@@ -104,7 +110,7 @@ class WalInfo:
         if not files:
             raise FormatError(wal_dir, 0, "no WAL segment")
         for path in files:  # each segment's own crc record starts its chain
-            for rtype, data, offset in read_records(path, None):
+            for rtype, data, offset in read_records(path):
                 self._record(path, rtype, data, offset)
 
     def _record(self, path, rtype, data, offset):
@@ -122,7 +128,9 @@ class WalInfo:
             index = _first(msg, 3)
             for later in [i for i in self.entries if i >= index]:
                 del self.entries[later]  # a new leader overwrote the uncommitted tail
-            self.entries[index] = (_first(msg, 2), _first(msg, 1), _first(msg, 4, b""))
+            payload = _first(msg, 4, b"")
+            self.entries[index] = (_first(msg, 2), _first(msg, 1),
+                                   bytes(payload) if len(payload) <= SMALL_ENTRY else None)
 
     def committed(self):
         """(index, term, type, data) of the committed entries, in order."""
