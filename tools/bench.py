@@ -120,8 +120,8 @@ def large_dir(args, work):
     with running_etcd(BIN, "3.4.23", pristine, work, extra_args=extra) as member:
         fill(member, args.keys, args.value_size, args.batch)
     (pristine / "version.txt").write_text("3.4.23/etcd3")
-    print("large data dir: %d keys of %d bytes written in %.0fs" % (args.keys, args.value_size,
-                                                                   time.monotonic() - started))
+    elapsed = time.monotonic() - started
+    print("large data dir: %d keys of %d bytes written in %.0fs" % (args.keys, args.value_size, elapsed))
     return pristine
 
 

@@ -137,8 +137,7 @@ class BoltFile:
             if flags & LEAF:
                 yield key, value, leaf_flags
             else:
-                for item in self._walk(value, depth + 1):
-                    yield item
+                yield from self._walk(value, depth + 1)
 
     def _bucket_items(self, header_value, where):
         """Items of a bucket given its value (a 16-byte header, and the page itself when inline)."""

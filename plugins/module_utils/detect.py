@@ -195,9 +195,8 @@ def detect(data_dir, count_keys=False):
         else:
             ev.bound((3, 5), "cluster/downgrade is set")
             result["downgrade_in_progress"] = bool(storage and target and storage > target)
-            ev.note("a downgrade to %s was enabled%s" % (downgrade.get("target-version"),
-                                                        " and is in progress" if result["downgrade_in_progress"]
-                                                        else " and has reached its target"))
+            state = "is in progress" if result["downgrade_in_progress"] else "has reached its target"
+            ev.note("a downgrade to %s was enabled and %s" % (downgrade.get("target-version"), state))
     elif downgrade:
         ev.bound((3, 5), "cluster/downgrade exists")
     result["stale_keys"] = stale

@@ -113,8 +113,8 @@ def _current_version(data_dir, opts, empty, result):
     if empty:
         return None, None
     detected = safe_detect(data_dir.path)
-    result["detected"] = {k: detected.get(k) for k in ("version", "cluster_version", "storage_version",
-                                                        "lower_bound", "ambiguous", "evidence", "error")}
+    shown = ("version", "cluster_version", "storage_version", "lower_bound", "ambiguous", "evidence", "error")
+    result["detected"] = {k: detected.get(k) for k in shown}
     candidates = {detected.get(k) for k in ("version", "cluster_version", "lower_bound")} - {None}
     if given is not None:
         if candidates and "%d.%d" % (given_version.major, given_version.minor) not in candidates:
