@@ -10,9 +10,10 @@ __metaclass__ = type
 import os
 import shutil
 
+from .detect import safe_detect
 from .etcd_process import Member, Toolset, reports_storage_version
 from .plan import DOWNGRADE_API, DOWNGRADE_SNAPSHOT, UPGRADE
-from .versions import cluster_version_text, minor, minor_text, parse_version
+from .versions import MigrationError, cluster_version_text, minor, minor_text, parse_version
 
 
 class StepRunner:
@@ -64,6 +65,13 @@ class StepRunner:
             if minor(version) >= (3, 5):
                 # The next minor (3.6+) must not replay v2-era WAL entries.
                 member.force_snapshot(self.options["timeout"])
+        self.check_ready_for("%d.%d" % (version.major, version.minor + 1))
+
+    def check_ready_for(self, next_minor):
+        """Read the stopped data dir back: the next minor must be able to start on it."""
+        readiness = safe_detect(self.data_dir.path).get("ready_for_next", {}).get(next_minor)
+        if readiness and not readiness["ready"]:
+            raise MigrationError("the data is not ready for etcd %s: %s" % (next_minor, "; ".join(readiness["blockers"])))
 
     def downgrade_snapshot(self, step):
         """Snapshot with the current version, restore with the target's tool, prove it on the target."""

@@ -191,3 +191,25 @@ def test_backups_are_pruned_to_the_configured_count(data_dir_from):
     second = migrate(params(data_dir, version, backup_dir=str(backups), backups_to_keep=1))
     assert second["removed_backups"] == [first["backup"]]
     assert os.listdir(backups) == [os.path.basename(second["backup"])]
+
+
+def test_v2_entries_left_in_the_wal_make_36_panic_unless_a_snapshot_covers_them(data_dir_from, tmp_path):
+    """The hazard the engine's forced snapshot exists for, shown on real binaries."""
+    from ansible_collections.etcdops.etcd.plugins.module_utils.detect import detect
+
+    _version, data_dir, _marks, _before = data_dir_from("3.4.23")  # 3.4's /health proposes a v2 QGET
+    assert any(e.startswith("QGET") for e in detect(str(data_dir))["wal"]["v2_after_snapshot"])
+    with running_etcd(etcd_version("3.5"), data_dir, tmp_path):
+        pass  # a plain 3.5 start and stop: no snapshot
+    readiness = detect(str(data_dir))["ready_for_next"]["3.6"]
+    assert not readiness["ready"] and "QGET" in readiness["blockers"][0]
+    v36 = etcd_version("3.6")
+    with pytest.raises(MigrationError, match="exited"):
+        with running_etcd(v36, data_dir, tmp_path):
+            pass
+    assert "detected disallowed v2 WAL" in (tmp_path / ("etcd-%s.log" % v36)).read_text()
+
+    _version, fresh, marks, before = data_dir_from("3.4.23")
+    migrate(params(fresh, etcd_version("3.5")))  # the engine's 3.5 hop ends with a covering snapshot
+    assert detect(str(fresh))["ready_for_next"]["3.6"]["ready"]
+    check_on(v36, fresh, tmp_path, marks, before)
