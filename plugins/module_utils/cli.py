@@ -48,6 +48,9 @@ def parser(environ):
     p.add_argument("--defer-final-hop", action="store_true")
     p.add_argument("--timeout", type=int, default=DEFAULTS["timeout"])
     p.add_argument("--data-dir-mode", default=DEFAULTS["data_dir_mode"])
+    p.add_argument("--ttl-keys-directory", default=DEFAULTS["ttl_keys_prefix"],
+                   help="keys under this prefix get a lease when etcd2 data is converted")
+    p.add_argument("--ttl-keys-ttl", type=int, default=DEFAULTS["ttl_keys_ttl"])
     p.add_argument("--check", action="store_true", help="print the plan and change nothing")
     return p
 
@@ -58,7 +61,8 @@ def params_from(args):
     params.update(client_port=args.client_port, initial_cluster_token=args.initial_cluster_token,
                   current_version=args.current_version, backup=not args.no_backup, backup_dir=args.backup_dir,
                   backups_to_keep=args.backups_to_keep, defer_final_hop=args.defer_final_hop,
-                  timeout=args.timeout, data_dir_mode=args.data_dir_mode)
+                  timeout=args.timeout, data_dir_mode=args.data_dir_mode,
+                  ttl_keys_prefix=args.ttl_keys_directory, ttl_keys_ttl=args.ttl_keys_ttl)
     return params
 
 

@@ -38,6 +38,8 @@ DEFAULTS = {
     "defer_final_hop": False,
     "timeout": 120,
     "data_dir_mode": "0700",
+    "ttl_keys_prefix": "/registry/events",
+    "ttl_keys_ttl": 3600,
 }
 
 
@@ -161,7 +163,7 @@ def _migrate_locked(data_dir, opts, target, target_storage, mode, check_mode, sa
                                    " (etcd %s)" % step.binary if step.binary else ""))
             if step.action != RECORD:
                 _run_guarded(runner, step, data_dir, result["backup"])
-            data_dir.write_version(parse_version(step.to_version), target_storage)
+            data_dir.write_version(parse_version(step.to_version), step.storage)
             data_dir.clear_inflight()
             result["steps"].append({"action": step.action, "from": step.from_version, "to": step.to_version,
                                     "binary": step.binary, "seconds": round(time.monotonic() - started, 2)})

@@ -17,6 +17,7 @@ import time
 
 from .versions import MigrationError, minor, parse_version
 
+from ansible.module_utils.six.moves.urllib.parse import quote, urlencode
 from ansible.module_utils.urls import open_url
 
 SNAP_FILE = re.compile(r"^([0-9a-f]{16})-([0-9a-f]{16})\.snap$")
@@ -73,7 +74,7 @@ class Member:
 
     def __init__(self, toolset, data_dir, log_path, name="default", client_port=18629,
                  listen_peer_urls="http://127.0.0.1:18630", initial_advertise_peer_urls=None,
-                 initial_cluster=None, extra_args=(), snapshot_count=None):
+                 initial_cluster=None, initial_cluster_token=None, extra_args=(), snapshot_count=None):
         self.tools = toolset
         self.data_dir = data_dir
         self.log_path = log_path
@@ -85,6 +86,8 @@ class Member:
             "--listen-peer-urls", listen_peer_urls, "--initial-advertise-peer-urls", advertise,
             "--initial-cluster", initial_cluster or "%s=%s" % (name, advertise),
         ]
+        if initial_cluster_token:
+            self.args += ["--initial-cluster-token", initial_cluster_token]
         if snapshot_count is not None:
             self.args += ["--snapshot-count", str(snapshot_count)]
         self.args += list(extra_args)
@@ -156,6 +159,21 @@ class Member:
 
     def version_info(self):
         return self._get_json("/version")
+
+    def v3(self, rpc, body):
+        """A v3 call through the gRPC gateway (``/v3beta`` before 3.4), binary-safe with base64 fields."""
+        prefix = "/v3beta" if minor(self.tools.version) < (3, 4) else "/v3"
+        with open_url(self.client_url + prefix + rpc, data=json.dumps(body), method="POST", timeout=30,
+                      headers={"Content-Type": "application/json"}) as resp:
+            return json.loads(resp.read().decode("utf-8"))
+
+    def v2(self, method, key, form=None, query=None):
+        """A v2 keys API call; ``key`` is the v2 path, e.g. ``/registry/pods/a``."""
+        url = self.client_url + "/v2/keys" + quote(key) + ("?" + urlencode(query) if query else "")
+        data = urlencode(form) if form else None
+        with open_url(url, data=data, method=method, timeout=30,
+                      headers={"Content-Type": "application/x-www-form-urlencoded"}) as resp:
+            return json.loads(resp.read().decode("utf-8"))
 
     def wait_ready(self, timeout, cluster_version=None, storage_version=None, condition=None, what=None):
         """Wait until /health is true, /version reports the wanted versions and ``condition`` holds."""

@@ -24,6 +24,13 @@ DOWNGRADE_SNAPSHOT = "downgrade-snapshot"
 DOWNGRADE_API = "downgrade-api"
 # Only version.txt changes (empty dir, patch change, deferred final hop).
 RECORD = "record-version"
+# etcd2 (v2 store) data into etcd3 with etcdctl migrate of a 3.0-3.4 binary, TTL keys leased.
+CONVERT_TO_ETCD3 = "convert-etcd2-to-etcd3"
+# etcd3 keys into a fresh v2-store data dir served by the target (3.5 or older).
+CONVERT_TO_ETCD2 = "convert-etcd3-to-etcd2"
+# The newest minor with etcdctl migrate, and the newest with a v2 store.
+LAST_MIGRATE_MINOR = (3, 4)
+LAST_V2_MINOR = (3, 5)
 
 # Before leaving a minor, a member must be on at least ``floor``; below
 # ``recommended`` upstream warns.  From etcd's 3.6 and 3.7 upgrade guides.
@@ -34,13 +41,13 @@ PATCH_FLOORS = {
 # The first minor that has etcd's downgrade API (etcdctl downgrade ...).
 FIRST_DOWNGRADE_API_MINOR = (3, 6)
 
-Step = namedtuple("Step", "action from_version to_version binary tool")
+Step = namedtuple("Step", "action from_version to_version binary tool storage")
 Plan = namedtuple("Plan", "steps warnings")
 
 
 def _step(action, from_version, to_version, binary=None, tool=None):
     return Step(action, str(from_version), str(to_version),
-                None if binary is None else str(binary), None if tool is None else str(tool))
+                None if binary is None else str(binary), None if tool is None else str(tool), None)
 
 
 def _newest_in_minor(available, wanted_minor, at_least=None):
@@ -104,46 +111,69 @@ def _upgrade(current, target, available, defer_final_hop):
     return steps, warnings
 
 
-def _downgrade(current, target, available, runnable_current):
+def _runnable(version, available):
+    """The binary that opens ``version``'s data: itself, else a newer patch of its minor."""
+    found = version if version in available else _newest_in_minor(available, minor(version), at_least=version)
+    if found is None:
+        raise MigrationError("etcd %s (or a newer %s patch) is needed to read the current data but is not "
+                             "among the available binaries: install it in bin_dir" % (version, minor_text(version)))
+    return found
+
+
+def _downgrade(current, target, available):
     if minor(target) != (current.major, current.minor - 1):
         raise MigrationError("target %s is more than one minor below %s: etcd downgrades one minor at a time, "
                              "migrate to %d.%d first" % (target, current, current.major, current.minor - 1))
-    runner = runnable_current(current)
+    runner = _runnable(current, available)
     _require(target, available, "the downgrade target")
     if minor(current) >= FIRST_DOWNGRADE_API_MINOR:
         return [_step(DOWNGRADE_API, current, target, binary=target, tool=runner)]
     return [_step(DOWNGRADE_SNAPSHOT, current, target, binary=target, tool=runner)]
 
 
+def _version_steps(current, target, available, defer_final_hop):
+    if current == target:
+        return [], []
+    if minor(current) == minor(target):
+        return [_step(RECORD, current, target)], []
+    if target > current:
+        return _upgrade(current, target, available, defer_final_hop)
+    return _downgrade(current, target, available), []
+
+
+def _with_storage(steps, storage):
+    """Fill in each step's storage: what version.txt records once the step is done."""
+    out = []
+    for step in steps:
+        storage = {CONVERT_TO_ETCD3: "etcd3", CONVERT_TO_ETCD2: "etcd2"}.get(step.action, storage)
+        out.append(step._replace(storage=storage))
+    return out
+
+
 def plan_migration(current, current_storage, target, target_storage, available,
                    defer_final_hop=False, empty=False):
-    """Ordered steps from ``current`` to ``target``.
+    """Ordered steps from ``current``/``current_storage`` to ``target``/``target_storage``.
 
     ``current`` and ``target`` are semver versions, ``available`` the versions
     whose binaries can be run.  ``current`` may be None only when ``empty``.
     """
     available = sorted(set(available))
-    if target_storage != "etcd3" or (current_storage not in (None, "etcd3") and not empty):
-        raise MigrationError("etcd2 storage is not supported by this version of etcd_migrate: "
-                             "convert the data to etcd3 with etcd 3.3's 'etcdctl migrate' first")
+    if target_storage == "etcd2" and minor(target) > LAST_V2_MINOR:
+        raise MigrationError("etcd %s has no v2 store: etcd2 storage needs a target of %s or older "
+                             "(or target_storage etcd3)" % (target, "%d.%d" % LAST_V2_MINOR))
     if empty:
         already = current == target and current_storage == target_storage
-        return Plan([] if already else [_step(RECORD, current or target, target)], [])
+        return Plan([] if already else _with_storage([_step(RECORD, current or target, target)], target_storage), [])
     if target.major != 3 or current.major != 3:
         raise MigrationError("only etcd 3.x data is supported (current %s, target %s)" % (current, target))
-    if current == target:
-        return Plan([], [])
-    if minor(current) == minor(target):
-        return Plan([_step(RECORD, current, target)], [])
-
-    def runnable_current(version):
-        """The binary that opens ``version``'s data: itself, else a newer patch of its minor."""
-        found = version if version in available else _newest_in_minor(available, minor(version), at_least=version)
-        if found is None:
-            raise MigrationError("etcd %s (or a newer %s patch) is needed to read the current data but is not "
-                                 "among the available binaries: install it in bin_dir" % (version, minor_text(version)))
-        return found
-
-    if target > current:
-        return Plan(*_upgrade(current, target, available, defer_final_hop))
-    return Plan(_downgrade(current, target, available, runnable_current), [])
+    steps = []
+    if current_storage == "etcd2" and target_storage == "etcd3":
+        if minor(current) > LAST_MIGRATE_MINOR:
+            raise MigrationError("etcd2 data at %s cannot be converted: 'etcdctl migrate' was removed in 3.5; "
+                                 "convert it with etcd 3.4 before moving to 3.5" % current)
+        steps.append(_step(CONVERT_TO_ETCD3, current, current, binary=_runnable(current, available)))
+    version_steps, warnings = _version_steps(current, target, available, defer_final_hop)
+    steps.extend(version_steps)
+    if current_storage == "etcd3" and target_storage == "etcd2":
+        steps.append(_step(CONVERT_TO_ETCD2, target, target, binary=_require(target, available, "the target")))
+    return Plan(_with_storage(steps, current_storage), warnings)

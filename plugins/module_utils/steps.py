@@ -7,12 +7,13 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import base64
 import os
 import shutil
 
 from .detect import safe_detect
 from .etcd_process import Member, Toolset, reports_storage_version
-from .plan import DOWNGRADE_API, DOWNGRADE_SNAPSHOT, UPGRADE
+from .plan import CONVERT_TO_ETCD2, CONVERT_TO_ETCD3, DOWNGRADE_API, DOWNGRADE_SNAPSHOT, UPGRADE
 from .versions import MigrationError, cluster_version_text, minor, minor_text, parse_version
 
 
@@ -33,7 +34,8 @@ class StepRunner:
 
     def run(self, step):
         handler = {UPGRADE: self.upgrade, DOWNGRADE_SNAPSHOT: self.downgrade_snapshot,
-                   DOWNGRADE_API: self.downgrade_api}[step.action]
+                   DOWNGRADE_API: self.downgrade_api, CONVERT_TO_ETCD3: self.convert_to_etcd3,
+                   CONVERT_TO_ETCD2: self.convert_to_etcd2}[step.action]
         handler(step)
 
     # --- helpers --------------------------------------------------------
@@ -127,6 +129,96 @@ class StepRunner:
             # From 3.6 on the member reports when the downgrade is over; 3.5 cannot tell.
             self.wait_on(member, target, condition=_downgrade_finished if reports_storage_version(target) else None,
                          what="the downgrade to finish")
+
+    def convert_to_etcd3(self, step):
+        """etcdctl migrate (v2 store -> mvcc), keys under the TTL prefix leased, v2 user keys dropped.
+
+        The v2 copy goes because 3.6 refuses to start on custom v2 content;
+        the backup keeps the original.
+        """
+        version = parse_version(step.binary)
+        Toolset(self.bin_dir, version).run("etcdctl", ["migrate", "--data-dir", self.data_dir.path],
+                                           timeout=self.options["timeout"])
+        enable_v2 = ["--enable-v2=true"] if minor(version) >= (3, 4) else []
+        with self.member(version, extra_args=list(self.options["server_extra_args"]) + enable_v2) as member:
+            self.wait_on(member, version)
+            prefix = self.options["ttl_keys_prefix"]
+            if prefix:
+                ranged = member.v3("/kv/range", {"key": _b64(prefix), "range_end": _b64(_prefix_end(prefix))})
+                if ranged.get("kvs"):
+                    lease = member.v3("/lease/grant", {"TTL": self.options["ttl_keys_ttl"]})["ID"]
+                    for kv in ranged["kvs"]:
+                        member.v3("/kv/put", {"key": kv["key"], "value": kv.get("value", ""), "lease": lease})
+            for node in member.v2("GET", "/").get("node", {}).get("nodes") or []:
+                member.v2("DELETE", node["key"], query={"recursive": "true"} if node.get("dir") else None)
+
+    def convert_to_etcd2(self, step):
+        """Every v3 key into a fresh v2-store data dir served by the target; leased keys get their TTL."""
+        version = parse_version(step.binary)
+        with self.member(version) as member:
+            self.wait_on(member, version)
+            status = member.status()
+            me = [m for m in member.ctl_json("member", "list")["members"]
+                  if m["ID"] == status["header"]["member_id"]][0]
+            kvs = member.v3("/kv/range", {"key": _b64("\0"), "range_end": _b64("\0")}).get("kvs") or []
+            ttls = {}
+            for kv in kvs:
+                if kv.get("lease") and kv["lease"] not in ttls:
+                    ttls[kv["lease"]] = int(member.v3("/kv/lease/timetolive", {"ID": kv["lease"]}).get("TTL", 0))
+        entries = [(_v2_path(kv), base64.b64decode(kv.get("value", "")).decode("utf-8"),
+                    ttls.get(kv.get("lease"))) for kv in kvs]
+        name = self.options["name"] or me["name"]
+        peer_urls = self.options["initial_advertise_peer_urls"] or ",".join(me["peerURLs"])
+        built = "%s.etcd2-%d" % (self.data_dir.path, os.getpid())
+        shutil.rmtree(built, ignore_errors=True)
+        try:
+            enable_v2 = ["--enable-v2=true"] if minor(version) >= (3, 4) else []
+            fresh = Member(Toolset(self.bin_dir, version), built, os.path.join(self.work_dir, "etcd2-build.log"),
+                           name=name, client_port=self.options["client_port"],
+                           listen_peer_urls=self.options["listen_peer_urls"], initial_advertise_peer_urls=peer_urls,
+                           initial_cluster=",".join("%s=%s" % (name, u) for u in peer_urls.split(",")),
+                           initial_cluster_token=self.options["initial_cluster_token"], extra_args=enable_v2)
+            with fresh:
+                fresh.wait_ready(self.options["timeout"], cluster_version=cluster_version_text(version))
+                for path, value, ttl in entries:
+                    fresh.v2("PUT", path, dict(value=value, **({"ttl": ttl} if ttl else {})))
+                served = _v2_flatten(fresh.v2("GET", "/", query={"recursive": "true"}).get("node", {}))
+            wanted = dict((path, value) for path, value, _ttl in entries)
+            if served != wanted:
+                raise MigrationError("the v2 data dir does not serve what the v3 data held (%d keys read, %d written)"
+                                     % (len(served), len(wanted)))
+            shutil.rmtree(self.data_dir.file("member"))
+            os.rename(os.path.join(built, "member"), self.data_dir.file("member"))
+        finally:
+            shutil.rmtree(built, ignore_errors=True)
+
+
+def _b64(data):
+    return base64.b64encode(data.encode("utf-8") if not isinstance(data, bytes) else data).decode("ascii")
+
+
+def _prefix_end(prefix):
+    """The first key after every key that starts with ``prefix``, as etcd's range_end wants it."""
+    raw = bytearray(prefix.encode("utf-8"))
+    while raw and raw[-1] == 0xFF:
+        raw.pop()
+    raw[-1] += 1
+    return bytes(raw)
+
+
+def _v2_path(kv):
+    key = base64.b64decode(kv["key"]).decode("utf-8")
+    return key if key.startswith("/") else "/" + key
+
+
+def _v2_flatten(node, out=None):
+    out = {} if out is None else out
+    for child in node.get("nodes") or []:
+        if child.get("dir"):
+            _v2_flatten(child, out)
+        else:
+            out[child["key"]] = child.get("value", "")
+    return out
 
 
 def _downgrade_finished(member):

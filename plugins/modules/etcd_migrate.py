@@ -58,10 +58,25 @@ options:
     type: str
     required: true
   target_storage:
-    description: The storage the data must be in. Only C(etcd3) is supported for now.
+    description:
+      - The storage the data must be in.
+      - C(etcd2) data (the v2 store) is converted to C(etcd3) with C(etcdctl migrate) of a 3.0-3.4 binary, keys under
+        O(ttl_keys_prefix) get a lease of O(ttl_keys_ttl) seconds, and the v2 copy of the keys is dropped (etcd 3.6
+        refuses to start on it); the backup keeps the original.
+      - C(etcd2) as a target (3.5 or older only) builds a fresh v2-store data dir from every v3 key, leased keys with
+        their remaining TTL, checks that the target serves every key over the v2 API, and keeps the original as the
+        backup.
     type: str
     choices: [etcd2, etcd3]
     default: etcd3
+  ttl_keys_prefix:
+    description: Keys under this prefix get a lease when etcd2 data is converted (Kubernetes' C(--ttl-keys-directory)).
+    type: str
+    default: /registry/events
+  ttl_keys_ttl:
+    description: The lease TTL, in seconds, for keys under O(ttl_keys_prefix).
+    type: int
+    default: 3600
   bin_dir:
     description:
       - A directory holding one sub-directory per etcd version, each with C(etcd), C(etcdctl) and C(etcdutl),
@@ -231,6 +246,8 @@ ARGUMENT_SPEC = dict(
     defer_final_hop=dict(type="bool", default=False),
     timeout=dict(type="int", default=120),
     data_dir_mode=dict(type="str", default="0700"),
+    ttl_keys_prefix=dict(type="str", default="/registry/events", no_log=False),
+    ttl_keys_ttl=dict(type="int", default=3600, no_log=False),
 )
 
 

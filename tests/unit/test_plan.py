@@ -5,7 +5,7 @@ import semver
 from hypothesis import given, strategies as st
 
 from ansible_collections.etcdops.etcd.plugins.module_utils.plan import (
-    DOWNGRADE_API, DOWNGRADE_SNAPSHOT, RECORD, UPGRADE, plan_migration)
+    CONVERT_TO_ETCD2, CONVERT_TO_ETCD3, DOWNGRADE_API, DOWNGRADE_SNAPSHOT, RECORD, UPGRADE, plan_migration)
 from ansible_collections.etcdops.etcd.plugins.module_utils.versions import MigrationError
 
 V = semver.Version.parse
@@ -114,9 +114,25 @@ def test_empty_data_only_records_the_target():
     assert hops(result) == [(RECORD, "3.6.16", "3.6.16", None)]
 
 
-def test_etcd2_storage_is_refused_with_the_way_out():
-    with pytest.raises(MigrationError, match="etcd2 storage"):
-        plan_migration(V("3.3.25"), "etcd2", V("3.4.23"), "etcd3", AVAILABLE)
+def test_etcd2_data_is_converted_first_then_upgraded():
+    result = plan_migration(V("3.3.25"), "etcd2", V("3.5.35"), "etcd3", AVAILABLE)
+    assert [(s.action, s.binary, s.storage) for s in result.steps] == [
+        (CONVERT_TO_ETCD3, "3.3.25", "etcd3"), (UPGRADE, "3.4.23", "etcd3"), (UPGRADE, "3.5.35", "etcd3")]
+
+
+def test_etcd2_targets_convert_last_with_the_target_binary():
+    result = plan_migration(V("3.3.25"), "etcd3", V("3.4.23"), "etcd2", AVAILABLE)
+    assert [(s.action, s.binary, s.storage) for s in result.steps] == [
+        (UPGRADE, "3.4.23", "etcd3"), (CONVERT_TO_ETCD2, "3.4.23", "etcd2")]
+    back = plan_migration(V("3.4.23"), "etcd2", V("3.4.23"), "etcd3", AVAILABLE)
+    assert [(s.action, s.binary) for s in back.steps] == [(CONVERT_TO_ETCD3, "3.4.23")]
+
+
+def test_what_etcd2_cannot_do_is_refused_with_the_way_out():
+    with pytest.raises(MigrationError, match="3.6.16 has no v2 store.*3.5 or older"):
+        plan_migration(V("3.5.35"), "etcd3", V("3.6.16"), "etcd2", AVAILABLE)
+    with pytest.raises(MigrationError, match="etcdctl migrate' was removed in 3.5.*etcd 3.4"):
+        plan_migration(V("3.5.16"), "etcd2", V("3.5.35"), "etcd3", AVAILABLE)
 
 
 VERSIONS = st.builds(lambda minor, patch: V("3.%d.%d" % (minor, patch)),
