@@ -205,15 +205,16 @@ class Member:
     def force_snapshot(self, timeout):
         """Make etcd cut a snapshot covering everything applied so far.
 
-        Run with ``--snapshot-count=1``: two no-op raft entries (``alarm
-        disarm`` with no alarm raised) push the applied index past the count,
-        and a ``.snap`` at or beyond the current index proves the WAL tail
-        holds nothing older.  The next minor then replays no v2-era entries.
+        Run with ``--snapshot-count=1``: two no-op raft entries (an alarm
+        deactivation with no alarm raised) push the applied index past the
+        count, and a ``.snap`` at or beyond the current index proves the WAL
+        tail holds nothing older.  The next minor then replays no v2-era
+        entries.  Through the gateway (3.5+), to spare three etcdctl runs.
         """
-        status = self.status()
+        status = self.v3("/maintenance/status", {})
         applied = int(status.get("raftAppliedIndex") or status["raftIndex"])
         for _entry in range(2):
-            self.ctl("alarm", "disarm")
+            self.v3("/maintenance/alarm", {"action": "DEACTIVATE"})
         self.wait_ready(timeout, condition=lambda m: max(m.snapshot_indexes() or [0]) >= applied,
                         what="a snapshot at raft index %d" % applied)
 
