@@ -235,6 +235,15 @@ def _readiness(result):
     return {minor: {"ready": minor not in blockers, "blockers": blockers.get(minor, [])} for minor in ("3.6", "3.7")}
 
 
+def members(data_dir):
+    """The members recorded in bbolt (empty when there is no db yet)."""
+    db_path = os.path.join(data_dir, "member", "snap", "db")
+    if not os.path.exists(db_path):
+        return []
+    with BoltFile(db_path) as db:
+        return [json.loads(v.decode()) for _k, v in db.items(b"members")]
+
+
 def safe_detect(data_dir, count_keys=False):
     """detect(), with unreadable files turned into a result that says so instead of a traceback."""
     try:

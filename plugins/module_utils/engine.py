@@ -16,7 +16,8 @@ import tempfile
 import time
 
 from .datadir import Backups, DataDir
-from .detect import safe_detect
+from .bbolt import FormatError
+from .detect import members, safe_detect
 from .etcd_process import available_versions
 from .plan import RECORD, plan_migration
 from .steps import StepRunner
@@ -145,12 +146,16 @@ def _migrate_locked(data_dir, opts, target, target_storage, mode, check_mode, sa
     result["plan"] = [s._asdict() for s in plan.steps]
     after_text = DataDir.format_version(target, target_storage)
     result["diff"] = {"before": before_text, "after": after_text}
+    if check_mode and any(s.action != RECORD for s in plan.steps):
+        _refuse_multi_member(data_dir)
     will_change = bool(plan.steps) or before_text != after_text or (empty and not before_text)
     if check_mode:
         result["changed"] = result["changed"] or will_change or _mode_differs(data_dir, mode)
         return result
 
     data_steps = [s for s in plan.steps if s.action != RECORD]
+    if data_steps:
+        _refuse_multi_member(data_dir)
     if data_steps and opts["backup"]:
         result["backup"] = Backups(data_dir, opts["backup_dir"]).create(str(current))
         say("backup of %s in %s" % (data_dir.path, result["backup"]))
@@ -179,6 +184,19 @@ def _migrate_locked(data_dir, opts, target, target_storage, mode, check_mode, sa
         result["removed_backups"] = Backups(data_dir, opts["backup_dir"]).prune(
             opts["backups_to_keep"], protect=result["backup"])
     return result
+
+
+def _refuse_multi_member(data_dir):
+    """A member of a multi-member cluster cannot be moved alone: its temporary etcd would find no quorum."""
+    try:
+        found = members(data_dir.path)
+    except FormatError as exc:
+        raise MigrationError("cannot read the membership of %s: %s" % (data_dir.path, exc))
+    if len(found) > 1:
+        raise MigrationError("%s belongs to a %d-member cluster (%s): etcd_migrate moves a single member's data; "
+                             "roll each hop through the running cluster instead, or restore a snapshot into a "
+                             "single-member data dir first" % (data_dir.path, len(found),
+                                                                ", ".join(sorted(m.get("name") or "?" for m in found))))
 
 
 def _mode_differs(data_dir, mode):

@@ -28,8 +28,9 @@ description:
   - A data directory without C(version.txt) has its version worked out from its own files, with the evidence in
     RV(detected); ambiguous evidence is refused unless O(current_version) confirms it.
   - Refuses to run while etcd holds the data directory and never runs twice at once on the same directory.
-  - Works on a single member's data directory, with etcd stopped. Members of a multi-member cluster are
-    upgraded by rolling through the cluster instead.
+  - Works on a single member's data directory, with etcd stopped. The data directory of a member of a multi-member
+    cluster is refused (its temporary etcd would find no quorum); such clusters are upgraded by rolling each hop
+    through the running members.
 author:
   - etcdops maintainers (@etcdops)
 requirements:

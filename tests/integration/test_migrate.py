@@ -213,3 +213,30 @@ def test_v2_entries_left_in_the_wal_make_36_panic_unless_a_snapshot_covers_them(
     migrate(params(fresh, etcd_version("3.5")))  # the engine's 3.5 hop ends with a covering snapshot
     assert detect(str(fresh))["ready_for_next"]["3.6"]["ready"]
     check_on(v36, fresh, tmp_path, marks, before)
+
+
+def test_a_member_of_a_multi_member_cluster_is_refused(tmp_path):
+    from ansible_collections.etcdops.etcd.plugins.module_utils.etcd_process import Member, Toolset
+
+    names = ["etcd-a", "etcd-b", "etcd-c"]
+    peers = {name: "http://127.0.0.1:%d" % free_port() for name in names}
+    cluster = ",".join("%s=%s" % item for item in peers.items())
+    started = [Member(Toolset(BIN_ROOT, "3.4.23"), str(tmp_path / name), str(tmp_path / ("%s.log" % name)),
+                      name=name, client_port=free_port(), listen_peer_urls=peers[name], initial_cluster=cluster)
+               for name in names]
+    try:
+        for member in started:
+            member.start()
+        for member in started:
+            member.wait_ready(60)
+        started[0].ctl("put", "/k", "v")
+    finally:
+        for member in started:
+            member.stop()
+    data_dir = tmp_path / "etcd-a"
+    (data_dir / "version.txt").write_text("3.4.23/etcd3")
+    digest = tree_digest(data_dir)
+    with pytest.raises(MigrationError, match="belongs to a 3-member cluster.*roll each hop"):
+        migrate(params(data_dir, etcd_version("3.5")))
+    assert tree_digest(data_dir) == digest
+    assert not [p for p in os.listdir(tmp_path) if ".etcd-backup." in p]
