@@ -193,10 +193,10 @@ def _refuse_multi_member(data_dir):
     except FormatError as exc:
         raise MigrationError("cannot read the membership of %s: %s" % (data_dir.path, exc))
     if len(found) > 1:
+        names = ", ".join(sorted(m.get("name") or "?" for m in found))
         raise MigrationError("%s belongs to a %d-member cluster (%s): etcd_migrate moves a single member's data; "
                              "roll each hop through the running cluster instead, or restore a snapshot into a "
-                             "single-member data dir first" % (data_dir.path, len(found),
-                                                                ", ".join(sorted(m.get("name") or "?" for m in found))))
+                             "single-member data dir first" % (data_dir.path, len(found), names))
 
 
 def _mode_differs(data_dir, mode):

@@ -23,17 +23,13 @@ description:
   - Read a copy, or stop etcd first, for a consistent picture; a live db can change while it is read.
 author:
   - etcdops maintainers (@etcdops)
+extends_documentation_fragment:
+  - etcdops.etcd.attributes
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
-  platform:
-    description: Target OS/families that can be operated against.
-    support: full
-    platforms: posix
 options:
   data_dir:
     description: etcd's C(--data-dir).

@@ -36,19 +36,15 @@ author:
 requirements:
   - semver >= 3.0 on the managed host
   - etcd binaries laid out as C(<bin_dir>/<version>/etcd), C(etcdctl) and, from 3.5, C(etcdutl)
+extends_documentation_fragment:
+  - etcdops.etcd.attributes
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Returns the plan in RV(plan) and changes nothing.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: Shows C(version.txt) before and after.
-  platform:
-    description: Target OS/families that can be operated against.
-    support: full
-    platforms: posix
 options:
   data_dir:
     description: etcd's C(--data-dir). Created (with O(data_dir_mode)) and recorded as O(target_version) when missing.
