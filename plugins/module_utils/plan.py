@@ -162,7 +162,7 @@ def plan_migration(current, current_storage, target, target_storage, available,
         raise MigrationError("etcd %s has no v2 store: etcd2 storage needs a target of %s or older "
                              "(or target_storage etcd3)" % (target, "%d.%d" % LAST_V2_MINOR))
     if empty:
-        already = current == target and current_storage == target_storage
+        already = current is not None and current == target and current_storage == target_storage
         return Plan([] if already else _with_storage([_step(RECORD, current or target, target)], target_storage), [])
     if target.major != 3 or current.major != 3:
         raise MigrationError("only etcd 3.x data is supported (current %s, target %s)" % (current, target))

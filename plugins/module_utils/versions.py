@@ -12,10 +12,12 @@ import traceback
 try:
     import semver
 except ImportError:
-    semver = None
+    SemVer = None
     SEMVER_IMPORT_ERROR = traceback.format_exc()
 else:
     SEMVER_IMPORT_ERROR = None
+    # semver 3 names the class Version; 2.10 (Debian 12's python3-semver) calls it VersionInfo.
+    SemVer = getattr(semver, "Version", None) or semver.VersionInfo
 
 STORAGES = ("etcd2", "etcd3")
 
@@ -28,7 +30,7 @@ def parse_version(text, what="version"):
     """Parse ``3.5.30`` (a leading ``v`` is tolerated) into a ``semver.Version``."""
     raw = str(text).strip()
     try:
-        return semver.Version.parse(raw[1:] if raw.startswith("v") else raw)
+        return SemVer.parse(raw[1:] if raw.startswith("v") else raw)
     except (TypeError, ValueError):
         raise MigrationError(
             "%s %r is not an etcd version: give MAJOR.MINOR.PATCH, for example 3.5.30" % (what, text))

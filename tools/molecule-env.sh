@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# What the molecule scenarios need on this machine, made idempotently:
+#  - a containers.conf (ulimits, runc) for podman, exported through CONTAINERS_CONF;
+#  - a systemd base image built with debootstrap from this machine's Debian mirror (no registry here);
+#  - an --internal podman network the scenarios join;
+#  - the local etcd release mirror, served by one more container on that network;
+#  - the containers.podman collection, taken from the ansible wheel (Galaxy is unreachable).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cache="$root/.cache"
+export CONTAINERS_CONF="$cache/podman/containers.conf"
+image=localhost/etcdops-base:bookworm-1  # bump when the package list below changes
+network=etcdops-test
+mirror=etcdops-mirror
+mirror_versions=(3.4.23 "$("$root/.venv/bin/python" -c 'import sys; sys.path.insert(0, "tools"); import etcd_binaries as e, semver
+vs = [semver.Version.parse(v) for v in e.load_manifest(e.cache_root())["versions"]]
+print(" ".join(str(max(v for v in vs if (v.major, v.minor) == m)) for m in ((3, 5), (3, 6), (3, 7))))')")
+
+if ! command -v podman >/dev/null || ! command -v debootstrap >/dev/null; then
+    apt-get update -q >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q podman runc debootstrap uidmap slirp4netns >/dev/null
+fi
+
+mkdir -p "$cache/podman"
+cat > "$CONTAINERS_CONF" <<CONF
+[containers]
+default_ulimits = ["nofile=20000:20000","nproc=32768:32768"]
+[engine]
+runtime = "runc"
+CONF
+
+if ! podman image exists "$image"; then
+    uri=$(sed -n 's/^URIs: *\([^ ]*\/debian\)$/\1/p' /etc/apt/sources.list.d/*.sources 2>/dev/null | head -1)
+    [ -n "$uri" ] || uri=$(awk '$1 == "deb" && $2 ~ /\/debian$/ {print $2; exit}' /etc/apt/sources.list)
+    rootfs=$(mktemp -d)
+    debootstrap --variant=minbase \
+        --include=systemd,systemd-sysv,dbus,python3,python3-semver,python3-apt,iproute2,procps,ca-certificates,curl \
+        bookworm "$rootfs" "$uri" >"$cache/podman/debootstrap.log"
+    tar -C "$rootfs" -c . | podman import --change 'CMD ["/sbin/init"]' - "$image" >/dev/null
+    rm -rf "$rootfs"
+fi
+
+podman network exists "$network" || podman network create --internal "$network" >/dev/null
+
+"$root/.venv/bin/python" "$root/tools/etcd_mirror.py" build "$cache/mirror" ${mirror_versions[@]} >/dev/null
+if ! podman container exists "$mirror"; then
+    podman run -d --name "$mirror" --network "$network" -v "$cache/mirror:/srv:ro" "$image" \
+        python3 -m http.server 8080 --directory /srv >/dev/null
+elif [ "$(podman inspect -f '{{.State.Running}}' "$mirror")" != true ]; then
+    podman start "$mirror" >/dev/null
+fi
+
+collections="$cache/collections/ansible_collections"
+if [ ! -f "$collections/containers/podman/MANIFEST.json" ]; then
+    wheel_dir=$(mktemp -d)
+    "$root/.venv/bin/python" -m pip download -q --no-deps -d "$wheel_dir" "ansible==12.3.0"
+    "$root/.venv/bin/python" - "$wheel_dir"/ansible-*.whl "$collections" <<'PY'
+import sys, zipfile
+wheel, target = sys.argv[1], sys.argv[2]
+prefix = "ansible_collections/containers/podman/"
+with zipfile.ZipFile(wheel) as archive:
+    for name in archive.namelist():
+        if name.startswith(prefix):
+            archive.extract(name, target.rsplit("ansible_collections", 1)[0])
+PY
+    rm -rf "$wheel_dir"
+fi
+echo "molecule environment ready: image $image, network $network, mirror http://$mirror:8080 (${mirror_versions[*]})"
