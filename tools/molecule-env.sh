@@ -65,4 +65,16 @@ with zipfile.ZipFile(wheel) as archive:
 PY
     rm -rf "$wheel_dir"
 fi
-echo "molecule environment ready: image $image, network $network, mirror http://$mirror:8080 (${mirror_versions[*]})"
+# The controller reaches the mirror too (the controller-cache mode downloads there): use its address.
+mirror_ip=$(podman inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$mirror")
+versions=(${mirror_versions[@]})
+cat > "$cache/podman/molecule.env" <<ENV
+export CONTAINERS_CONF=$CONTAINERS_CONF
+export ANSIBLE_COLLECTIONS_PATH=$cache/collections
+export ETCDOPS_MIRROR_URL=http://$mirror_ip:8080
+export ETCDOPS_MIRROR_VERSIONS=[$(IFS=,; echo "${versions[*]}")]
+export ETCDOPS_START_VERSION=${versions[0]}
+export ETCDOPS_CLUSTER_VERSION=${versions[2]}
+export ETCDOPS_TARGET_VERSION=${versions[3]}
+ENV
+echo "molecule environment ready: image $image, network $network, mirror http://$mirror_ip:8080 (${versions[*]})"
