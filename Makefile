@@ -9,7 +9,7 @@ export ETCD_BINARIES_DIR ?= $(CURDIR)/.cache/etcd
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup collection etcd-binaries test pytest sanity lint build-check demo bench
+.PHONY: setup collection etcd-binaries test pytest sanity lint build-check molecule demo bench
 
 setup: $(VENV)/.installed
 
@@ -29,7 +29,7 @@ etcd-binaries: setup
 
 test: setup collection etcd-binaries
 	$(VPY) -m pytest
-	$(MAKE) --no-print-directory sanity lint build-check
+	$(MAKE) --no-print-directory sanity lint build-check molecule
 
 pytest: setup collection etcd-binaries
 	$(VPY) -m pytest $(PYTEST_ARGS)
@@ -52,6 +52,11 @@ build-check: setup
 	rm -rf .cache/build && ansible-galaxy collection build --output-path .cache/build . >/dev/null
 	ansible-doc -t module etcdops.etcd.etcd_migrate >/dev/null
 	@echo "collection build and ansible-doc: ok"
+
+# Systemd containers under podman on an internal network, with the local release mirror.
+molecule: setup collection etcd-binaries
+	bash tools/molecule-env.sh
+	. .cache/podman/molecule.env && cd extensions && molecule test -s default && molecule test -s cluster
 
 demo: setup collection etcd-binaries
 	$(VPY) tools/demo.py

@@ -43,12 +43,10 @@ fi
 podman network exists "$network" || podman network create --internal "$network" >/dev/null
 
 "$root/.venv/bin/python" "$root/tools/etcd_mirror.py" build "$cache/mirror" ${mirror_versions[@]} >/dev/null
-if ! podman container exists "$mirror"; then
-    podman run -d --name "$mirror" --network "$network" -v "$cache/mirror:/srv:ro" "$image" \
-        python3 -m http.server 8080 --directory /srv >/dev/null
-elif [ "$(podman inspect -f '{{.State.Running}}' "$mirror")" != true ]; then
-    podman start "$mirror" >/dev/null
-fi
+# Made anew each time: it serves this checkout's mirror, wherever the checkout is.
+podman rm -f "$mirror" >/dev/null 2>&1 || true
+podman run -d --name "$mirror" --network "$network" -v "$cache/mirror:/srv:ro" "$image" \
+    python3 -m http.server 8080 --directory /srv >/dev/null
 
 collections="$cache/collections/ansible_collections"
 if [ ! -f "$collections/containers/podman/MANIFEST.json" ]; then
