@@ -1,0 +1,83 @@
+"""The binaries role on this machine (localhost) against the local release mirror."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from helpers import ROOT
+
+PLAYBOOK = """
+- hosts: localhost
+  connection: local
+  gather_facts: true
+  roles:
+    - role: etcdops.etcd.binaries
+"""
+
+
+@pytest.fixture(scope="module")
+def mirror(tmp_path_factory):
+    tree = tmp_path_factory.mktemp("mirror")
+    subprocess.run([sys.executable, str(ROOT / "tools" / "etcd_mirror.py"), "build", str(tree), "3.4.23", "3.5.35"],
+                   check=True, capture_output=True)
+    port_file = tree / "port"
+    server = subprocess.Popen([sys.executable, str(ROOT / "tools" / "etcd_mirror.py"), "serve", str(tree),
+                               "--port-file", str(port_file)])
+    try:
+        for _attempt in range(100):
+            if port_file.exists():
+                break
+            time.sleep(0.05)
+        yield "http://127.0.0.1:%s" % port_file.read_text()
+    finally:
+        os.kill(server.pid, signal.SIGTERM)
+        server.wait(10)
+
+
+def run_role(tmp_path, mirror, **extra):
+    (tmp_path / "play.yml").write_text(PLAYBOOK)
+    variables = {"etcd_binaries_version": "3.5.35", "etcd_binaries_versions": ["3.4.23", "3.5.35"],
+                 "etcd_binaries_base_url": mirror, "etcd_binaries_prefix": str(tmp_path / "opt"),
+                 "etcd_binaries_link_dir": str(tmp_path / "bin"), "etcd_binaries_host_cache": str(tmp_path / "cache"),
+                 "ansible_python_interpreter": sys.executable}
+    variables.update(extra)
+    (tmp_path / "bin").mkdir(exist_ok=True)
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".cache" / "collections"),
+               ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_INVENTORY_UNPARSED_WARNING="false")
+    return subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), str(tmp_path / "play.yml"),
+                           "-e", json.dumps(variables)], env=env, capture_output=True, text=True, check=False,
+                          timeout=300)
+
+
+def test_installs_side_by_side_links_the_selected_and_is_idempotent(tmp_path, mirror):
+    first = run_role(tmp_path, mirror)
+    assert first.returncode == 0, first.stdout[-3000:]
+    for version in ("3.4.23", "3.5.35"):
+        out = subprocess.run([str(tmp_path / "opt" / version / "etcd"), "--version"], capture_output=True,
+                             text=True, check=True).stdout
+        assert out.splitlines()[0].endswith(version)
+    assert os.readlink(tmp_path / "bin" / "etcdutl") == str(tmp_path / "opt" / "3.5.35" / "etcdutl")
+    assert not (tmp_path / "opt" / "3.4.23" / "etcdutl").exists()
+    second = run_role(tmp_path, mirror)
+    assert second.returncode == 0 and "changed=0" in second.stdout, second.stdout[-3000:]
+    older = run_role(tmp_path, mirror, etcd_binaries_version="3.4.23")
+    assert older.returncode == 0 and os.readlink(tmp_path / "bin" / "etcd").endswith("/3.4.23/etcd")
+    assert not (tmp_path / "bin" / "etcdutl").exists()  # 3.4 has no etcdutl
+
+
+def test_a_checksum_mismatch_installs_nothing(tmp_path, mirror):
+    result = run_role(tmp_path, mirror, etcd_binaries_checksums={"3.4.23/amd64": "sha256:" + "0" * 64})
+    assert result.returncode != 0 and "checksum" in result.stdout.lower()
+    assert not (tmp_path / "opt" / "3.4.23" / "etcd").exists()
+
+
+def test_a_version_without_a_build_for_the_arch_fails_before_any_download(tmp_path, mirror):
+    result = run_role(tmp_path, mirror, etcd_binaries_first_version={"amd64": "3.5.0"})
+    assert result.returncode != 0 and "etcd 3.4.23 has no official linux-amd64 build" in result.stdout
+    assert not (tmp_path / "cache").exists() and not (tmp_path / "opt").exists()
