@@ -1,8 +1,16 @@
 """Fixtures on real etcd binaries (see helpers.py)."""
 
+import os
+import signal
+import subprocess
+import sys
+import time
+
 import pytest
 
-from helpers import BIN_ROOT, build_data_dir, copy_tree, etcd_version
+from helpers import BIN_ROOT, ROOT, build_data_dir, copy_tree, etcd_version
+
+MIRRORED = ("3.4.23", "3.5.35")
 
 
 @pytest.fixture(scope="session")
@@ -41,3 +49,24 @@ def data_dir_from(written_by, tmp_path):
         return version, target, marks, state
 
     return copy
+
+
+@pytest.fixture(scope="session")
+def release_mirror(tmp_path_factory):
+    """The cache's 3.4.23 and 3.5.35 in etcd's release layout, served on a free loopback port; stopped by PID."""
+    versions = [etcd_version(v) for v in MIRRORED]
+    tree = tmp_path_factory.mktemp("mirror")
+    subprocess.run([sys.executable, str(ROOT / "tools" / "etcd_mirror.py"), "build", str(tree)] + versions,
+                   check=True, capture_output=True)
+    port_file = tree / "port"
+    server = subprocess.Popen([sys.executable, str(ROOT / "tools" / "etcd_mirror.py"), "serve", str(tree),
+                               "--port-file", str(port_file)])
+    try:
+        for _attempt in range(100):
+            if port_file.exists():
+                break
+            time.sleep(0.05)
+        yield "http://127.0.0.1:%s" % port_file.read_text()
+    finally:
+        os.kill(server.pid, signal.SIGTERM)
+        server.wait(10)

@@ -2,13 +2,9 @@
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
-
-import pytest
 
 from helpers import ROOT
 
@@ -19,25 +15,6 @@ PLAYBOOK = """
   roles:
     - role: etcdops.etcd.binaries
 """
-
-
-@pytest.fixture(scope="module")
-def mirror(tmp_path_factory):
-    tree = tmp_path_factory.mktemp("mirror")
-    subprocess.run([sys.executable, str(ROOT / "tools" / "etcd_mirror.py"), "build", str(tree), "3.4.23", "3.5.35"],
-                   check=True, capture_output=True)
-    port_file = tree / "port"
-    server = subprocess.Popen([sys.executable, str(ROOT / "tools" / "etcd_mirror.py"), "serve", str(tree),
-                               "--port-file", str(port_file)])
-    try:
-        for _attempt in range(100):
-            if port_file.exists():
-                break
-            time.sleep(0.05)
-        yield "http://127.0.0.1:%s" % port_file.read_text()
-    finally:
-        os.kill(server.pid, signal.SIGTERM)
-        server.wait(10)
 
 
 def run_role(tmp_path, mirror, **extra):
@@ -55,7 +32,8 @@ def run_role(tmp_path, mirror, **extra):
                           timeout=300)
 
 
-def test_installs_side_by_side_links_the_selected_and_is_idempotent(tmp_path, mirror):
+def test_installs_side_by_side_links_the_selected_and_is_idempotent(tmp_path, release_mirror):
+    mirror = release_mirror
     first = run_role(tmp_path, mirror)
     assert first.returncode == 0, first.stdout[-3000:]
     for version in ("3.4.23", "3.5.35"):
@@ -71,13 +49,13 @@ def test_installs_side_by_side_links_the_selected_and_is_idempotent(tmp_path, mi
     assert not (tmp_path / "bin" / "etcdutl").exists()  # 3.4 has no etcdutl
 
 
-def test_a_checksum_mismatch_installs_nothing(tmp_path, mirror):
-    result = run_role(tmp_path, mirror, etcd_binaries_checksums={"3.4.23/amd64": "sha256:" + "0" * 64})
+def test_a_checksum_mismatch_installs_nothing(tmp_path, release_mirror):
+    result = run_role(tmp_path, release_mirror, etcd_binaries_checksums={"3.4.23/amd64": "sha256:" + "0" * 64})
     assert result.returncode != 0 and "checksum" in result.stdout.lower()
     assert not (tmp_path / "opt" / "3.4.23" / "etcd").exists()
 
 
-def test_a_version_without_a_build_for_the_arch_fails_before_any_download(tmp_path, mirror):
-    result = run_role(tmp_path, mirror, etcd_binaries_first_version={"amd64": "3.5.0"})
+def test_a_version_without_a_build_for_the_arch_fails_before_any_download(tmp_path, release_mirror):
+    result = run_role(tmp_path, release_mirror, etcd_binaries_first_version={"amd64": "3.5.0"})
     assert result.returncode != 0 and "etcd 3.4.23 has no official linux-amd64 build" in result.stdout
     assert not (tmp_path / "cache").exists() and not (tmp_path / "opt").exists()
