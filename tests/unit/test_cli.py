@@ -4,8 +4,8 @@ from ansible_collections.etcdops.etcd.plugins.module_utils.cli import main, para
 
 ENV = {
     "TARGET_VERSION": "3.5.35", "TARGET_STORAGE": "etcd3", "DATA_DIRECTORY": "/var/etcd/data",
-    "ETCD_NAME": "etcd-a", "INITIAL_CLUSTER": "etcd-a=https://10.0.0.1:2380",
-    "LISTEN_PEER_URLS": "http://127.0.0.1:2380", "INITIAL_ADVERTISE_PEER_URLS": "https://10.0.0.1:2380",
+    "ETCD_NAME": "etcd-a", "INITIAL_CLUSTER": "etcd-a=https://192.0.2.10:2380",
+    "LISTEN_PEER_URLS": "http://127.0.0.1:2380", "INITIAL_ADVERTISE_PEER_URLS": "https://192.0.2.10:2380",
     "ETCD_CREDS": "--cert-file=/pki/etcd.crt --key-file '/pki/my key.pem'",
 }
 
@@ -13,9 +13,9 @@ ENV = {
 def test_environment_names_of_the_reference_are_read():
     params = params_from(parser(ENV).parse_args([]))
     assert params["target_version"] == "3.5.35" and params["data_dir"] == "/var/etcd/data"
-    assert params["name"] == "etcd-a" and params["initial_cluster"] == "etcd-a=https://10.0.0.1:2380"
+    assert params["name"] == "etcd-a" and params["initial_cluster"] == "etcd-a=https://192.0.2.10:2380"
     assert params["listen_peer_urls"] == "http://127.0.0.1:2380"
-    assert params["initial_advertise_peer_urls"] == "https://10.0.0.1:2380"
+    assert params["initial_advertise_peer_urls"] == "https://192.0.2.10:2380"
     assert params["server_extra_args"] == ["--cert-file=/pki/etcd.crt", "--key-file", "/pki/my key.pem"]
 
 
