@@ -23,8 +23,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import semver
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import etcd_binaries  # noqa: E402
 from etcd_sample import free_port, running_etcd, write_sample_data  # noqa: E402
@@ -32,11 +30,6 @@ from ansible_collections.etcdops.etcd.plugins.module_utils.engine import migrate
 
 BIN = etcd_binaries.cache_root()
 QUOTA = 8 * 1024 ** 3
-
-
-def newest(minor_text):
-    versions = [semver.Version.parse(v) for v in etcd_binaries.load_manifest(BIN)["versions"]]
-    return str(max(v for v in versions if "%d.%d" % (v.major, v.minor) == minor_text))
 
 
 def bare_start_stop(version, data_dir, log, extra=()):
@@ -74,7 +67,7 @@ def engine(data_dir, target, **extra):
 
 
 def bench_hop(args, work):
-    source, target = "3.4.23", newest("3.5")
+    source, target = "3.4.23", etcd_binaries.newest_cached("3.5")
     pristine = work / "pristine"
     with running_etcd(BIN, source, pristine, work) as member:
         write_sample_data(member, keys=args.hop_keys)
@@ -132,7 +125,7 @@ def sizes(data_dir):
 
 
 def bench_large(args, work):
-    hops = [newest("3.5"), newest("3.6"), newest("3.7")]
+    hops = [etcd_binaries.newest_cached(m) for m in ("3.5", "3.6", "3.7")]
     pristine = large_dir(args, work)
     print("large migration 3.4.23 -> %s on %s" % (hops[-1], sizes(pristine)))
     baseline = work / "baseline"
@@ -195,15 +188,15 @@ def bench_detect(args, work):
         out = subprocess.run([sys.executable, "-c", DETECT, str(pristine), collections], check=True,
                              capture_output=True, text=True).stdout.split()
         rows.append((float(out[0]), float(out[1]), out[2], float(out[3]), float(out[4])))
-    seconds, rss = peak_rss_of([str(BIN / newest("3.5") / "etcdutl"), "snapshot", "status",
+    tool_version = etcd_binaries.newest_cached("3.5")
+    seconds, rss = peak_rss_of([str(BIN / tool_version / "etcdutl"), "snapshot", "status",
                                 str(pristine / "member" / "snap" / "db"), "-w", "json"])
     print("detection on %s, %d rounds" % (sizes(pristine), args.rounds))
     print("  detect(): median %.1f ms (bbolt part %.1f ms, WAL part %.1f ms), peak RSS %.1f MB (whole Python "
           "process), version %s  (goal < 50 ms, < 50 MB)"
           % (statistics.median(r[0] for r in rows), statistics.median(r[3] for r in rows),
              statistics.median(r[4] for r in rows), max(r[1] for r in rows), rows[0][2]))
-    print("  etcdutl %s snapshot status on the same db: %.0f ms, peak RSS %.1f MB" % (newest("3.5"), seconds * 1000,
-                                                                                      rss))
+    print("  etcdutl %s snapshot status on the same db: %.0f ms, peak RSS %.1f MB" % (tool_version, seconds * 1000, rss))
 
 
 def main():

@@ -8,8 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import semver
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import etcd_binaries
@@ -17,11 +15,6 @@ from etcd_sample import free_port, read_state, running_etcd, write_sample_data
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / ".cache" / "demo"
-
-
-def newest(minor_text):
-    versions = [semver.Version.parse(v) for v in etcd_binaries.load_manifest(etcd_binaries.cache_root())["versions"]]
-    return str(max(v for v in versions if "%d.%d" % (v.major, v.minor) == minor_text))
 
 
 def run_playbook(data_dir, target, extra_env=None):
@@ -51,7 +44,7 @@ def main():
     shutil.rmtree(WORK, ignore_errors=True)
     WORK.mkdir(parents=True)
     data_dir = WORK / "data"
-    start, up, down = "3.4.23", newest("3.7"), newest("3.6")
+    start, up, down = "3.4.23", etcd_binaries.newest_cached("3.7"), etcd_binaries.newest_cached("3.6")
     with running_etcd(etcd_binaries.cache_root(), start, data_dir, WORK) as member:
         marks = write_sample_data(member)
         before = read_state(member, marks)

@@ -99,6 +99,15 @@ def load_manifest(root):
     return {"versions": {}}
 
 
+def newest_cached(minor_text, root=None):
+    """The newest cached version of a minor ("3.6" -> "3.6.16"), for the demo, benchmarks and molecule."""
+    versions = [tuple(int(p) for p in v.split(".")) for v in load_manifest(root or cache_root())["versions"]]
+    found = [v for v in versions if "%d.%d" % v[:2] == minor_text]
+    if not found:
+        raise SystemExit("no etcd %s in %s: run `make etcd-binaries`" % (minor_text, root or cache_root()))
+    return "%d.%d.%d" % max(found)
+
+
 def save_manifest(root, manifest):
     path = root / "manifest.json"
     tmp = path.with_suffix(".json.tmp")

@@ -12,9 +12,8 @@ export CONTAINERS_CONF="$cache/podman/containers.conf"
 image=localhost/etcdops-base:bookworm-1  # bump when the package list below changes
 network=etcdops-test
 mirror=etcdops-mirror
-mirror_versions=(3.4.23 "$("$root/.venv/bin/python" -c 'import sys; sys.path.insert(0, "tools"); import etcd_binaries as e, semver
-vs = [semver.Version.parse(v) for v in e.load_manifest(e.cache_root())["versions"]]
-print(" ".join(str(max(v for v in vs if (v.major, v.minor) == m)) for m in ((3, 5), (3, 6), (3, 7))))')")
+mirror_versions=(3.4.23 $(cd "$root/tools" && "$root/.venv/bin/python" -c \
+    'import etcd_binaries as e; print(*(e.newest_cached(m) for m in ("3.5", "3.6", "3.7")))'))
 
 if ! command -v podman >/dev/null || ! command -v debootstrap >/dev/null; then
     apt-get update -q >/dev/null

@@ -164,10 +164,12 @@ class DataDir:
 
     # --- mode -----------------------------------------------------------
 
+    def mode_differs(self, mode):
+        return (os.stat(self.path).st_mode & 0o7777) != mode
+
     def ensure_mode(self, mode):
         """Set the directory's mode; returns True when it changed."""
-        current = os.stat(self.path).st_mode & 0o7777
-        if current == mode:
+        if not self.mode_differs(mode):
             return False
         os.chmod(self.path, mode)
         return True

@@ -150,7 +150,7 @@ def _migrate_locked(data_dir, opts, target, target_storage, mode, check_mode, sa
         _refuse_multi_member(data_dir)
     will_change = bool(plan.steps) or before_text != after_text or (empty and not before_text)
     if check_mode:
-        result["changed"] = result["changed"] or will_change or _mode_differs(data_dir, mode)
+        result["changed"] = result["changed"] or will_change or data_dir.mode_differs(mode)
         return result
 
     data_steps = [s for s in plan.steps if s.action != RECORD]
@@ -197,10 +197,6 @@ def _refuse_multi_member(data_dir):
         raise MigrationError("%s belongs to a %d-member cluster (%s): etcd_migrate moves a single member's data; "
                              "roll each hop through the running cluster instead, or restore a snapshot into a "
                              "single-member data dir first" % (data_dir.path, len(found), names))
-
-
-def _mode_differs(data_dir, mode):
-    return (os.stat(data_dir.path).st_mode & 0o7777) != mode
 
 
 def _run_guarded(runner, step, data_dir, backup):

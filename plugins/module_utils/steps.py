@@ -40,7 +40,8 @@ class StepRunner:
 
     # --- helpers --------------------------------------------------------
 
-    def member(self, version, **overrides):
+    def member(self, version, data_dir=None, **overrides):
+        """A temporary member of ``version`` on the data dir (or on ``data_dir``), with the module's settings."""
         opts = self.options
         settings = dict(
             name=opts["name"] or "default", client_port=opts["client_port"],
@@ -48,8 +49,21 @@ class StepRunner:
             initial_advertise_peer_urls=opts["initial_advertise_peer_urls"],
             initial_cluster=opts["initial_cluster"], extra_args=opts["server_extra_args"])
         settings.update(overrides)
-        log_path = os.path.join(self.work_dir, "etcd-%s.log" % version)
-        return Member(Toolset(self.bin_dir, version), self.data_dir.path, log_path, **settings)
+        log_path = os.path.join(self.work_dir, "etcd-%s%s.log" % (version, "-new" if data_dir else ""))
+        return Member(Toolset(self.bin_dir, version), data_dir or self.data_dir.path, log_path, **settings)
+
+    def identity(self, member):
+        """(status header, name, peer URLs, initial cluster) to rebuild this member elsewhere with the same IDs.
+
+        The module's settings win; otherwise what the member itself reports.
+        """
+        header = member.status()["header"]
+        me = [m for m in member.ctl_json("member", "list")["members"] if m["ID"] == header["member_id"]][0]
+        opts = self.options
+        name = opts["name"] or me["name"]
+        peer_urls = opts["initial_advertise_peer_urls"] or ",".join(me["peerURLs"])
+        initial_cluster = opts["initial_cluster"] or ",".join("%s=%s" % (name, u) for u in peer_urls.split(","))
+        return header, name, peer_urls, initial_cluster
 
     def wait_on(self, member, version, condition=None, what=None):
         return member.wait_ready(
@@ -81,14 +95,9 @@ class StepRunner:
         snapshot = os.path.join(self.work_dir, "downgrade-%s.db" % step.from_version)
         with self.member(current) as member:
             self.wait_on(member, current)
-            status = member.status()
-            me = [m for m in member.ctl_json("member", "list")["members"]
-                  if m["ID"] == status["header"]["member_id"]][0]
+            before, name, peer_urls, initial_cluster = self.identity(member)
             member.ctl("snapshot", "save", snapshot)
         opts = self.options
-        name = opts["name"] or me["name"]
-        peer_urls = opts["initial_advertise_peer_urls"] or ",".join(me["peerURLs"])
-        initial_cluster = opts["initial_cluster"] or ",".join("%s=%s" % (name, u) for u in peer_urls.split(","))
         restored = "%s.restore-%d" % (self.data_dir.path, os.getpid())
         shutil.rmtree(restored, ignore_errors=True)
         tools = Toolset(self.bin_dir, target)
@@ -107,11 +116,11 @@ class StepRunner:
             self.wait_on(member, target)
             after = member.status()["header"]
         for field in ("member_id", "cluster_id"):
-            if after[field] != status["header"][field]:
+            if after[field] != before[field]:
                 self.notes.append(
                     "the restore changed the %s from %x to %x: give name, initial_cluster, "
                     "initial_advertise_peer_urls and initial_cluster_token as the member was bootstrapped with"
-                    % (field.replace("_", " "), status["header"][field], after[field]))
+                    % (field.replace("_", " "), before[field], after[field]))
 
     def downgrade_api(self, step):
         """etcd's downgrade API on the current version, then the target binary finishes it."""
@@ -139,8 +148,7 @@ class StepRunner:
         version = parse_version(step.binary)
         Toolset(self.bin_dir, version).run("etcdctl", ["migrate", "--data-dir", self.data_dir.path],
                                            timeout=self.options["timeout"])
-        enable_v2 = ["--enable-v2=true"] if minor(version) >= (3, 4) else []
-        with self.member(version, extra_args=list(self.options["server_extra_args"]) + enable_v2) as member:
+        with self.member(version, extra_args=list(self.options["server_extra_args"]) + _v2_api(version)) as member:
             self.wait_on(member, version)
             prefix = self.options["ttl_keys_prefix"]
             if prefix:
@@ -157,9 +165,7 @@ class StepRunner:
         version = parse_version(step.binary)
         with self.member(version) as member:
             self.wait_on(member, version)
-            status = member.status()
-            me = [m for m in member.ctl_json("member", "list")["members"]
-                  if m["ID"] == status["header"]["member_id"]][0]
+            _header, name, peer_urls, initial_cluster = self.identity(member)
             kvs = member.v3("/kv/range", {"key": _b64("\0"), "range_end": _b64("\0")}).get("kvs") or []
             ttls = {}
             for kv in kvs:
@@ -167,18 +173,12 @@ class StepRunner:
                     ttls[kv["lease"]] = int(member.v3("/kv/lease/timetolive", {"ID": kv["lease"]}).get("TTL", 0))
         entries = [(_v2_path(kv), base64.b64decode(kv.get("value", "")).decode("utf-8"),
                     ttls.get(kv.get("lease"))) for kv in kvs]
-        name = self.options["name"] or me["name"]
-        peer_urls = self.options["initial_advertise_peer_urls"] or ",".join(me["peerURLs"])
         built = "%s.etcd2-%d" % (self.data_dir.path, os.getpid())
         shutil.rmtree(built, ignore_errors=True)
         try:
-            enable_v2 = ["--enable-v2=true"] if minor(version) >= (3, 4) else []
-            fresh = Member(Toolset(self.bin_dir, version), built, os.path.join(self.work_dir, "etcd2-build.log"),
-                           name=name, client_port=self.options["client_port"],
-                           listen_peer_urls=self.options["listen_peer_urls"], initial_advertise_peer_urls=peer_urls,
-                           initial_cluster=",".join("%s=%s" % (name, u) for u in peer_urls.split(",")),
-                           initial_cluster_token=self.options["initial_cluster_token"], extra_args=enable_v2)
-            with fresh:
+            with self.member(version, data_dir=built, name=name, initial_advertise_peer_urls=peer_urls,
+                             initial_cluster=initial_cluster, extra_args=_v2_api(version),
+                             initial_cluster_token=self.options["initial_cluster_token"]) as fresh:
                 fresh.wait_ready(self.options["timeout"], cluster_version=cluster_version_text(version))
                 for path, value, ttl in entries:
                     fresh.v2("PUT", path, dict(value=value, **({"ttl": ttl} if ttl else {})))
@@ -191,6 +191,11 @@ class StepRunner:
             os.rename(os.path.join(built, "member"), self.data_dir.file("member"))
         finally:
             shutil.rmtree(built, ignore_errors=True)
+
+
+def _v2_api(version):
+    """The flag that serves the v2 API: off by default from 3.4 (3.3 serves it anyway)."""
+    return ["--enable-v2=true"] if minor(version) >= (3, 4) else []
 
 
 def _b64(data):
