@@ -47,6 +47,7 @@ def read_records(path):
     """
     crc, pos = None, 0
     with open(path, "rb") as handle:
+        file_size = os.fstat(handle.fileno()).st_size
         while True:
             head = handle.read(8)
             if len(head) < 8:
@@ -57,9 +58,9 @@ def read_records(path):
             size, pad = length_field & 0x00FFFFFFFFFFFFFF, 0
             if length_field >> 63:
                 pad = (length_field >> 56) & 0x7
-            body = handle.read(size + pad)
-            if len(body) < size + pad:
+            if pos + 8 + size + pad > file_size:  # checked before reading: a corrupt length must not allocate
                 raise FormatError(path, pos, "record of %d bytes runs past the end (truncated?)" % size)
+            body = handle.read(size + pad)
             try:
                 record = message(memoryview(body)[:size])
             except WireError as exc:

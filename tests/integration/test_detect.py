@@ -104,18 +104,38 @@ def truncate_db(data_dir):
     return db
 
 
+def _frames(wal):
+    """(offset, size) of the first frames of a WAL segment."""
+    raw, found, pos = Path(wal).read_bytes(), [], 0
+    while len(found) < 4:
+        length = int.from_bytes(raw[pos:pos + 8], "little")
+        size, pad = length & 0x00FFFFFFFFFFFFFF, (length >> 56) & 0x7 if length >> 63 else 0
+        found.append((pos, size))
+        pos += 8 + size + pad
+    return found
+
+
 def flip_wal_record(data_dir):
+    """A bit flipped in the data of the metadata record (the second frame; data is a record's last field)."""
     wal = sorted(glob.glob(str(data_dir / "member" / "wal" / "*.wal")))[-1]
-    flip(wal, 300)
+    offset, size = _frames(wal)[1]
+    flip(wal, offset + 8 + size - 1)
+    return Path(wal)
+
+
+def corrupt_wal_length(data_dir):
+    """A length field turned huge: an error, not an allocation of that size."""
+    wal = sorted(glob.glob(str(data_dir / "member" / "wal" / "*.wal")))[-1]
+    offset, _size = _frames(wal)[2]
+    flip(wal, offset + 5)
     return Path(wal)
 
 
 def truncate_wal(data_dir):
+    """The segment cut in the middle of its third record."""
     wal = sorted(glob.glob(str(data_dir / "member" / "wal" / "*.wal")))[-1]
-    with open(wal, "rb") as handle:
-        head = handle.read(4096)
-    with open(wal, "wb") as handle:
-        handle.write(head[:1000])
+    offset, size = _frames(wal)[2]
+    os.truncate(wal, offset + 8 + size // 2)
     return Path(wal)
 
 
@@ -123,6 +143,7 @@ def truncate_wal(data_dir):
     (corrupt_db_metas, "no valid meta page"),
     (truncate_db, "beyond the end of the file"),
     (flip_wal_record, "CRC mismatch"),
+    (corrupt_wal_length, "runs past the end"),
     (truncate_wal, "truncated"),
 ])
 def test_damaged_files_give_a_clear_error_naming_file_and_offset(data_dir_from, damage, problem):
