@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: etcdops.etcd contributors
 # Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
-"""The hops of a rolling upgrade or downgrade of a running cluster, from etcd_migrate's own plan."""
+"""Pre-flight decisions and hops of a rolling change of a running cluster, from etcd_migrate's own plan."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -10,13 +10,20 @@ __metaclass__ = type
 from .plan import DOWNGRADE_API, DOWNGRADE_SNAPSHOT, RECORD, UPGRADE, plan_migration
 from .versions import MigrationError, minor, parse_version
 
+# `etcdutl check v2store` exists from 3.5.18 and also inspects WAL records from 3.5.32 (upstream's 3.6 guide).
+CHECK_V2STORE_SINCE = "3.5.18"
+# A snapshot needs the db once more on the member's disk; keep room for one more beside it.
+FREE_DISK_FACTOR = 2
+
 
 def rolling_hops(running, target, available):
-    """[{"version", "action"}] to roll through every member, in order.
+    """[{"version", "action"}] to roll through every member, in order."""
+    return _hops(running, target, available)[0]
 
-    ``running`` holds each member's server version.  Two versions are a hop
-    that stopped part-way: it is finished first, then planning goes on.
-    """
+
+def _hops(running, target, available):
+    """``running`` holds each member's server version.  Two versions are a hop
+    that stopped part-way: it is finished first, then planning goes on."""
     versions = sorted({parse_version(v, "running version") for v in running})
     wanted = parse_version(target, "target")
     offered = sorted({parse_version(v, "available version") for v in available} | {wanted})
@@ -32,8 +39,8 @@ def rolling_hops(running, target, available):
         resume = versions[1] if wanted >= versions[1] else versions[0]
         hops.append({"version": str(resume), "action": "upgrade" if resume == versions[1] else "downgrade"})
         current = resume
-    steps = plan_migration(current, "etcd3", wanted, "etcd3", offered).steps
-    for step in steps:
+    plan = plan_migration(current, "etcd3", wanted, "etcd3", offered)
+    for step in plan.steps:
         if step.action == DOWNGRADE_SNAPSHOT:
             raise MigrationError(
                 "a running %s cluster cannot be downgraded in place: etcd's downgrade API starts with 3.6. "
@@ -43,4 +50,113 @@ def rolling_hops(running, target, available):
             hops.append({"version": step.binary, "action": "downgrade"})
         elif step.action in (UPGRADE, RECORD):
             hops.append({"version": step.binary or step.to_version, "action": "upgrade"})
+    return hops, list(plan.warnings)
+
+
+def _annotate(hops, running):
+    """Each hop with the version it leaves and what must be checked before a member starts it."""
+    versions = sorted(parse_version(v) for v in running)
+    # A resumed hop leaves the members still on the other side of it.
+    before = str(versions[0] if not hops or hops[0]["action"] == "upgrade" else versions[-1])
+    for hop in hops:
+        left, reached = parse_version(before), parse_version(hop["version"])
+        hop["from"] = before
+        hop["minor"] = "%d.%d" % minor(reached)
+        # 3.6 refuses custom v2 content; check it on each stopped 3.5 member with that member's etcdutl.
+        hop["check_v2store"] = (minor(left) == (3, 5) and minor(reached) == (3, 6)
+                                and left >= parse_version(CHECK_V2STORE_SINCE))
+        before = hop["version"]
     return hops
+
+
+def _rejected_settings(hops, settings):
+    """Configuration the hops' versions no longer accept, which the server role drops from them."""
+    dropped = []
+    crossed = [(minor(parse_version(hop["from"])), minor(parse_version(hop["version"])))
+               for hop in hops if hop["action"] == "upgrade"]
+    if settings.get("enable_v2") and any(left < (3, 6) <= reached for left, reached in crossed):
+        dropped.append("enable-v2 (removed in 3.6; v2 clients must move to the v3 API first)")
+    if any(left < (3, 7) <= reached for left, reached in crossed):
+        dropped.extend("%s (removed in 3.7; use %s or its feature gate)" % (key, key[len("experimental-"):])
+                       for key in sorted(settings.get("extra_config") or {}) if key.startswith("experimental-"))
+    return dropped
+
+
+def _v2_gates(hops, members, errors, warnings):
+    """What each member's data says about the 3.6 and 3.7 hops (etcd_datadir_info's ready_for_next).
+
+    v2 entries in a WAL tail go at the next snapshot: a hop on 3.5/3.6 that a later
+    hop follows runs with snapshot-count 1; when the crossing is the first hop, a
+    snapshot hop on the running version comes first.  Custom v2 data in the store
+    is the operator's to remove.
+    """
+    refresh = None
+    for gate in ("3.6", "3.7"):
+        crossing = [i for i, hop in enumerate(hops) if hop["action"] == "upgrade"
+                    and minor(parse_version(hop["from"])) < minor(parse_version(gate + ".0")) <= minor(
+                        parse_version(hop["version"]))]
+        if not crossing:
+            continue
+        for member in members:
+            report = (member.get("ready_for_next") or {}).get(gate)
+            if report is None:
+                warnings.append("%s: its data could not be read live; etcdutl check v2store on the stopped member "
+                                "decides before %s starts" % (member["host"], gate))
+                continue
+            for blocker in report.get("blockers") or []:
+                if "WAL" not in blocker:
+                    errors.append("%s: %s, which %s refuses: move its v2 clients to the v3 API and delete the v2 keys "
+                                  "(ETCDCTL_API=2 etcdctl rm) before this change" % (member["host"], blocker, gate))
+                elif crossing[0] == 0:
+                    refresh = hops[0]["from"]
+                    warnings.append("%s: %s; every member is restarted once on %s with snapshot-count 1 first"
+                                    % (member["host"], blocker, refresh))
+    if refresh:
+        hops.insert(0, {"version": refresh, "action": "snapshot", "from": refresh,
+                        "minor": "%d.%d" % minor(parse_version(refresh)), "check_v2store": False})
+
+
+def rolling_preflight(members, target, available, settings=None):
+    """Everything decided before a rolling change touches a member.
+
+    ``members``: one dict per member as it reports itself: ``host``, ``id``,
+    ``leader`` (the leader's ID it sees), ``version``, ``healthy``,
+    ``db_size``, ``free_bytes`` (free space where snapshots go) and
+    ``ready_for_next`` (etcd_datadir_info's, read live).
+    ``settings``: ``enable_v2`` and ``extra_config`` of the server role.
+
+    Returns ``hops`` (each with ``version``, ``action`` (upgrade, downgrade, or
+    snapshot: a restart with snapshot-count 1), ``from``, ``minor``,
+    ``check_v2store``), ``order`` (hosts, the leader last), ``warnings``,
+    ``dropped_settings`` and ``errors`` (empty when the change may start).
+    """
+    settings = settings or {}
+    errors, warnings = [], []
+    for member in members:
+        if not member.get("healthy"):
+            errors.append("%s is not healthy: fix it (etcdctl endpoint health) before a rolling change"
+                          % member["host"])
+        need = FREE_DISK_FACTOR * int(member.get("db_size") or 0)
+        if int(member.get("free_bytes") or 0) < need:
+            errors.append("%s has %s bytes free where snapshots go, less than %d x its db (%s bytes): free disk space"
+                          % (member["host"], member.get("free_bytes"), FREE_DISK_FACTOR, member.get("db_size")))
+    ids = [member.get("id") for member in members]
+    leaders = {member.get("leader") for member in members}
+    if len(leaders) != 1 or next(iter(leaders)) not in ids:
+        errors.append("the members do not agree on a leader among them (%s): wait for the election to settle, "
+                      "and check that the inventory group holds exactly this cluster's members"
+                      % ", ".join("%s sees %s" % (m["host"], m.get("leader")) for m in members))
+    hops = []
+    try:
+        hops, plan_warnings = _hops([member.get("version") for member in members], target, available)
+        warnings.extend(plan_warnings)
+        _annotate(hops, [member["version"] for member in members])
+        dropped = _rejected_settings(hops, settings)
+        _v2_gates(hops, members, errors, warnings)
+    except MigrationError as exc:
+        errors.append(str(exc))
+        dropped = []
+    leader = next(iter(leaders)) if len(leaders) == 1 else None
+    order = ([m["host"] for m in members if m.get("id") != leader] +
+             [m["host"] for m in members if m.get("id") == leader])
+    return {"hops": hops, "order": order, "warnings": warnings, "dropped_settings": dropped, "errors": errors}

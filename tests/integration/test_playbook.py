@@ -53,3 +53,17 @@ def test_adhoc_failure_names_the_problem_and_leaves_data_alone(data_dir_from):
     assert proc.returncode != 0 and "localhost | FAILED!" in proc.stdout
     assert "more than one minor below" in result["msg"] and "migrate to 3.3 first" in result["msg"]
     assert (data_dir / "version.txt").read_text() == "%s/etcd3" % version
+
+
+def test_rolling_preflight_filter_runs_in_ansible_and_lists_blockers():
+    members = [{"host": "a", "id": 1, "leader": 2, "version": "3.5.35", "healthy": True, "db_size": 10, "free_bytes": 99},
+               {"host": "b", "id": 2, "leader": 2, "version": "3.5.35", "healthy": False, "db_size": 10, "free_bytes": 99}]
+    expression = "{{ %s | etcdops.etcd.etcd_rolling_preflight('3.6.16', ['3.5.35', '3.6.16']) }}" % json.dumps(members)
+    proc = subprocess.run([str(Path(sys.executable).parent / "ansible"), "localhost", "-m", "ansible.builtin.debug",
+                           "-a", "msg=%s" % expression, "-e", "ansible_python_interpreter=%s" % sys.executable],
+                          env=ANSIBLE_ENV, capture_output=True, text=True, check=False, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    result = json.loads(proc.stdout[proc.stdout.index("=> {") + 3:proc.stdout.rindex("}") + 1])["msg"]
+    assert result["order"] == ["a", "b"]
+    assert [(h["action"], h["version"], h["check_v2store"]) for h in result["hops"]] == [("upgrade", "3.6.16", True)]
+    assert result["errors"] == ["b is not healthy: fix it (etcdctl endpoint health) before a rolling change"]

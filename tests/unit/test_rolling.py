@@ -2,7 +2,7 @@
 
 import pytest
 
-from ansible_collections.etcdops.etcd.plugins.module_utils.rolling import rolling_hops
+from ansible_collections.etcdops.etcd.plugins.module_utils.rolling import rolling_hops, rolling_preflight
 from ansible_collections.etcdops.etcd.plugins.module_utils.versions import MigrationError
 
 OFFERED = ["3.4.23", "3.5.16", "3.5.35", "3.6.5", "3.6.16", "3.7.3"]
@@ -45,3 +45,94 @@ def test_members_on_unrelated_versions_are_refused():
 
 def test_already_there_means_no_hop():
     assert rolling_hops(["3.7.3"] * 3, "3.7.3", OFFERED) == []
+
+
+def members(version="3.4.23", leader_host="m2", **overrides):
+    ids = {"m1": 11, "m2": 12, "m3": 13}
+    out = []
+    for host, member_id in ids.items():
+        member = {"host": host, "id": member_id, "leader": ids[leader_host], "version": version,
+                  "healthy": True, "db_size": 1000, "free_bytes": 10 ** 9}
+        member.update(overrides.get(host, {}))
+        out.append(member)
+    return out
+
+
+def test_preflight_orders_the_leader_last_and_marks_the_v2store_check_on_the_36_hop():
+    result = rolling_preflight(members(leader_host="m1"), "3.7.3", OFFERED)
+    assert result["errors"] == []
+    assert result["order"] == ["m2", "m3", "m1"]
+    assert [(h["from"], h["version"], h["check_v2store"]) for h in result["hops"]] == [
+        ("3.4.23", "3.5.35", False), ("3.5.35", "3.6.16", True), ("3.6.16", "3.7.3", False)]
+    assert [h["minor"] for h in result["hops"]] == ["3.5", "3.6", "3.7"]
+
+
+def test_preflight_refuses_an_unhealthy_member_a_full_disk_and_a_split_view_of_the_leader():
+    result = rolling_preflight(members(m1={"healthy": False}, m2={"free_bytes": 1500}, m3={"leader": 99}),
+                               "3.5.35", OFFERED)
+    assert len(result["errors"]) == 3
+    assert "m1 is not healthy" in result["errors"][0]
+    assert "m2 has 1500 bytes free" in result["errors"][1] and "2 x its db (1000 bytes)" in result["errors"][1]
+    assert "do not agree on a leader" in result["errors"][2] and "m3 sees 99" in result["errors"][2]
+
+
+def test_preflight_reports_plan_refusals_as_errors_not_exceptions():
+    result = rolling_preflight(members(version="3.5.35"), "3.4.23", OFFERED)
+    assert result["hops"] == []
+    assert len(result["errors"]) == 1 and "Offline path" in result["errors"][0]
+
+
+def test_preflight_warns_below_the_recommended_35_patch_and_adds_the_floor_hop():
+    offered = ["3.5.16", "3.5.28", "3.6.16"]
+    result = rolling_preflight(members(version="3.5.16"), "3.6.16", offered)
+    assert [h["version"] for h in result["hops"]] == ["3.5.28", "3.6.16"]
+    assert result["hops"][1]["check_v2store"] is True
+    assert any("below 3.5.32" in w for w in result["warnings"])
+    with_floor = rolling_preflight(members(version="3.5.16"), "3.6.16", ["3.5.16", "3.5.20", "3.6.16"])
+    assert "must reach 3.5.26" in with_floor["errors"][0]
+
+
+def test_preflight_resumes_a_half_rolled_hop_from_the_members_still_behind():
+    result = rolling_preflight(members(version="3.5.35", m1={"version": "3.6.16"}), "3.6.16", OFFERED)
+    assert result["errors"] == []
+    assert [(h["from"], h["version"], h["check_v2store"]) for h in result["hops"]] == [("3.5.35", "3.6.16", True)]
+
+
+def test_preflight_lists_the_settings_the_next_versions_drop():
+    settings = {"enable_v2": True, "extra_config": {"experimental-initial-corrupt-check": True, "auto-compaction-mode": "periodic"}}
+    to_36 = rolling_preflight(members(version="3.5.35"), "3.6.16", OFFERED, settings)
+    assert [d.split()[0] for d in to_36["dropped_settings"]] == ["enable-v2"]
+    to_37 = rolling_preflight(members(version="3.6.16"), "3.7.3", OFFERED, settings)
+    assert [d.split()[0] for d in to_37["dropped_settings"]] == ["experimental-initial-corrupt-check"]
+    assert "initial-corrupt-check" in to_37["dropped_settings"][0]
+    assert rolling_preflight(members(version="3.7.3"), "3.6.16", OFFERED, settings)["dropped_settings"] == []
+
+
+READY = {"3.6": {"ready": True, "blockers": []}, "3.7": {"ready": True, "blockers": []}}
+WAL_V2 = {"3.6": {"ready": False, "blockers": ["the WAL tail holds v2 requests 3.6 refuses: QGET /"]},
+          "3.7": {"ready": False, "blockers": ["the WAL tail after the last snapshot holds 1 v2 entries"]}}
+STORE_V2 = {"3.6": {"ready": False, "blockers": ["the newest .snap holds custom v2 data"]}, "3.7": READY["3.7"]}
+
+
+def test_preflight_restarts_with_snapshots_first_when_a_wal_tail_blocks_the_first_hop():
+    result = rolling_preflight(members(version="3.5.35", m2={"ready_for_next": WAL_V2},
+                                       m1={"ready_for_next": READY}, m3={"ready_for_next": READY}),
+                               "3.6.16", OFFERED)
+    assert result["errors"] == []
+    assert [(h["action"], h["version"]) for h in result["hops"]] == [("snapshot", "3.5.35"), ("upgrade", "3.6.16")]
+    assert any(w.startswith("m2: the WAL tail holds v2 requests") for w in result["warnings"])
+
+
+def test_preflight_leaves_a_wal_tail_to_an_earlier_hop_that_snapshots():
+    ready = {"ready_for_next": WAL_V2}
+    result = rolling_preflight(members(m1=ready, m2=ready, m3=ready), "3.6.16", OFFERED)
+    assert result["errors"] == []
+    assert [h["action"] for h in result["hops"]] == ["upgrade", "upgrade"]
+
+
+def test_preflight_refuses_custom_v2_data_and_warns_when_data_was_unreadable():
+    result = rolling_preflight(members(version="3.5.35", m1={"ready_for_next": STORE_V2},
+                                       m3={"ready_for_next": READY}), "3.6.16", OFFERED)
+    assert len(result["errors"]) == 1
+    assert result["errors"][0].startswith("m1: the newest .snap holds custom v2 data, which 3.6 refuses")
+    assert any(w.startswith("m2: its data could not be read live") for w in result["warnings"])
