@@ -56,7 +56,7 @@ build-check: setup
 # Systemd containers under podman on an internal network, with the local release mirror.
 molecule: setup collection etcd-binaries
 	bash tools/molecule-env.sh
-	. .cache/podman/molecule.env && cd extensions && molecule test -s default && molecule test -s cluster
+	. .cache/podman/molecule.env && cd extensions && molecule test -s default && molecule test -s cluster && molecule test -s rolling
 
 demo: setup collection etcd-binaries
 	$(VPY) tools/demo.py
