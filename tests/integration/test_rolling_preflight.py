@@ -1,0 +1,43 @@
+"""The rolling pre-flight on what real members' data says, read live while etcd runs (as upgrade.yml reads it)."""
+
+from helpers import etcd_version, running_etcd
+
+from ansible_collections.etcdops.etcd.plugins.module_utils.detect import safe_detect
+from ansible_collections.etcdops.etcd.plugins.module_utils.rolling import rolling_preflight
+
+
+def member_report(member, data_dir, host):
+    status = member.status()
+    return {"host": host, "id": status["header"]["member_id"], "leader": status["leader"],
+            "version": status["version"], "healthy": True, "db_size": status["dbSize"], "free_bytes": 10 ** 10,
+            "ready_for_next": safe_detect(str(data_dir)).get("ready_for_next")}
+
+
+def test_v2_requests_in_a_live_wal_tail_add_a_snapshot_hop_and_v2_keys_in_a_snap_block(tmp_path):
+    v35, v36 = etcd_version(">=3.5.26 <3.6.0"), etcd_version("3.6")
+    data_dir = tmp_path / "data"
+    with running_etcd(v35, data_dir, tmp_path, extra_args=["--enable-v2=true"]) as member:
+        member.v2("PUT", "/legacy/key", {"value": "v2 client data"})
+        in_wal = rolling_preflight([member_report(member, data_dir, "m1")], v36, [v35, v36])
+    assert in_wal["errors"] == []
+    assert [(h["action"], h["version"]) for h in in_wal["hops"]] == [("snapshot", v35), ("upgrade", v36)]
+    assert any("m1: the WAL tail holds v2 requests 3.6 refuses: PUT /1/legacy/key" in w for w in in_wal["warnings"])
+
+    # What the snapshot hop does: with snapshot-count 1 the v2 request leaves the WAL tail for a .snap.
+    with running_etcd(v35, data_dir, tmp_path, extra_args=["--enable-v2=true"], snapshot_count=1) as member:
+        member.ctl("put", "/v3/key", "a")
+        member.ctl("put", "/v3/key", "b")
+        in_snap = rolling_preflight([member_report(member, data_dir, "m1")], v36, [v35, v36])
+    assert [h["action"] for h in in_snap["hops"]] == ["upgrade"]
+    assert len(in_snap["errors"]) == 1
+    assert in_snap["errors"][0].startswith("m1: the newest .snap holds custom v2 data, which 3.6 refuses")
+
+
+def test_a_clean_live_35_member_goes_straight_to_36_with_the_v2store_check(tmp_path):
+    v35, v36 = etcd_version(">=3.5.26 <3.6.0"), etcd_version("3.6")
+    data_dir = tmp_path / "data"
+    with running_etcd(v35, data_dir, tmp_path) as member:
+        member.ctl("put", "/v3/key", "a")
+        result = rolling_preflight([member_report(member, data_dir, "m1")], v36, [v35, v36])
+    assert result["errors"] == [] and result["warnings"] == []
+    assert [(h["action"], h["version"], h["check_v2store"]) for h in result["hops"]] == [("upgrade", v36, True)]
