@@ -136,3 +136,10 @@ def test_preflight_refuses_custom_v2_data_and_warns_when_data_was_unreadable():
     assert len(result["errors"]) == 1
     assert result["errors"][0].startswith("m1: the newest .snap holds custom v2 data, which 3.6 refuses")
     assert any(w.startswith("m2: its data could not be read live") for w in result["warnings"])
+
+
+def test_a_hop_stopped_part_way_can_be_rolled_back_to_where_it_started():
+    assert rolling_hops(["3.4.23", "3.5.35", "3.4.23"], "3.4.23", OFFERED) == [
+        {"version": "3.4.23", "action": "downgrade"}]
+    assert rolling_hops(["3.5.35", "3.6.16", "3.5.35"], "3.5.35", OFFERED) == [
+        {"version": "3.5.35", "action": "downgrade"}]
