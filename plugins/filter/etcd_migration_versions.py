@@ -47,7 +47,6 @@ _value:
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.etcdops.etcd.plugins.module_utils.plan import plan_migration
-from ansible_collections.etcdops.etcd.plugins.module_utils.rolling import rolling_preflight
 from ansible_collections.etcdops.etcd.plugins.module_utils.versions import (
     SEMVER_IMPORT_ERROR, MigrationError, parse_version)
 
@@ -67,12 +66,6 @@ def etcd_migration_versions(current, target, available):
     return [str(v) for v in sorted(needed)]
 
 
-def etcd_rolling_preflight(members, target, available, settings=None):
-    if SEMVER_IMPORT_ERROR:
-        raise AnsibleFilterError("etcd_rolling_preflight needs the Python library semver on the controller")
-    return rolling_preflight(members, target, available, settings)
-
-
 class FilterModule:
     def filters(self):
-        return {"etcd_migration_versions": etcd_migration_versions, "etcd_rolling_preflight": etcd_rolling_preflight}
+        return {"etcd_migration_versions": etcd_migration_versions}
