@@ -1,8 +1,9 @@
 """The rolling pre-flight on what real members' data says, read live while etcd runs (as upgrade.yml reads it)."""
 
-from helpers import etcd_version, running_etcd
+from helpers import BIN_ROOT, etcd_version, running_etcd
 
 from ansible_collections.etcdops.etcd.plugins.module_utils.detect import safe_detect
+from ansible_collections.etcdops.etcd.plugins.module_utils.etcd_process import Toolset
 from ansible_collections.etcdops.etcd.plugins.module_utils.rolling import rolling_preflight
 
 
@@ -41,3 +42,18 @@ def test_a_clean_live_35_member_goes_straight_to_36_with_the_v2store_check(tmp_p
         result = rolling_preflight([member_report(member, data_dir, "m1")], v36, [v35, v36])
     assert result["errors"] == [] and result["warnings"] == []
     assert [(h["action"], h["version"], h["check_v2store"]) for h in result["hops"]] == [("upgrade", v36, True)]
+
+
+def test_etcdutl_check_v2store_passes_clean_data_and_fails_v2_data_as_the_hop_expects(tmp_path):
+    """upgrade.yml gates each stopped 3.5 member on this command's exit code before 3.6 starts on it."""
+    v35 = etcd_version(">=3.5.32 <3.6.0")
+    clean, dirty = tmp_path / "clean", tmp_path / "dirty"
+    with running_etcd(v35, clean, tmp_path) as member:
+        member.ctl("put", "/v3/key", "a")
+    with running_etcd(v35, dirty, tmp_path, extra_args=["--enable-v2=true"]) as member:
+        member.v2("PUT", "/legacy/key", {"value": "v2 client data"})
+    tools = Toolset(str(BIN_ROOT), v35)
+    ok = tools.run("etcdutl", ["check", "v2store", "--data-dir", str(clean)], check=False)
+    refused = tools.run("etcdutl", ["check", "v2store", "--data-dir", str(dirty)], check=False)
+    assert ok.returncode == 0 and "No custom content found" in ok.stdout + ok.stderr
+    assert refused.returncode != 0 and "detected custom v2 content in WAL records" in refused.stdout + refused.stderr
