@@ -24,6 +24,8 @@ options:
     description:
       - One dict per member as it reports itself, with C(host), C(id) (member ID), C(leader) (the leader ID it
         sees), C(version) (server version), C(healthy), C(db_size) and C(free_bytes) (where snapshots go).
+      - Optionally C(ready_for_next) and C(auth_enabled), as M(etcdops.etcd.etcd_datadir_info) reads them from the
+        member's data while it runs.
     type: list
     elements: dict
     required: true

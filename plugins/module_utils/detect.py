@@ -79,6 +79,8 @@ def _read_db(path, count_keys):
             "consistent_index": _be64(meta.get(b"consistent_index")),
             "downgrade": json.loads(cluster[b"downgrade"].decode()) if b"downgrade" in cluster else None,
             "auth_revision": db.get(b"auth", b"authRevision") is not None,
+            # One byte, 1 while auth is on: a rolling 3.4 -> 3.5 is unsupported then (auth WAL entries change).
+            "auth_enabled": db.get(b"auth", b"authEnabled") == b"\x01",
             "members": members,
             "lease_count": len(leases),
             "lease_remaining_ttl": any(3 in message(v) for _k, v in leases),

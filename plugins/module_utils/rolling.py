@@ -83,7 +83,7 @@ def _rejected_settings(hops, settings):
 
 
 def _v2_gates(hops, members, errors, warnings):
-    """What each member's data says about the 3.6 and 3.7 hops (etcd_datadir_info's ready_for_next).
+    """What each member's data says about the 3.5, 3.6 and 3.7 hops (etcd_datadir_info's, read live).
 
     v2 entries in a WAL tail go at the next snapshot: a hop on 3.5/3.6 that a later
     hop follows runs with snapshot-count 1; when the crossing is the first hop, a
@@ -111,6 +111,13 @@ def _v2_gates(hops, members, errors, warnings):
                     refresh = hops[0]["from"]
                     warnings.append("%s: %s; every member is restarted once on %s with snapshot-count 1 first"
                                     % (member["host"], blocker, refresh))
+    if any(minor(parse_version(hop["from"])) < (3, 5) <= minor(parse_version(hop["version"]))
+           for hop in hops if hop["action"] == "upgrade"):
+        for member in members:
+            if member.get("auth_enabled"):
+                errors.append("%s: auth is enabled, and upstream does not support a rolling upgrade from 3.4 to 3.5 "
+                              "with auth on (3.5 changes the WAL format of auth entries): disable auth for the hop "
+                              "(etcdctl auth disable) or move the members offline with etcd_migrate" % member["host"])
     if refresh:
         hops.insert(0, {"version": refresh, "action": "snapshot", "from": refresh,
                         "minor": "%d.%d" % minor(parse_version(refresh)), "check_v2store": False})
@@ -121,8 +128,8 @@ def rolling_preflight(members, target, available, settings=None):
 
     ``members``: one dict per member as it reports itself: ``host``, ``id``,
     ``leader`` (the leader's ID it sees), ``version``, ``healthy``,
-    ``db_size``, ``free_bytes`` (free space where snapshots go) and
-    ``ready_for_next`` (etcd_datadir_info's, read live).
+    ``db_size``, ``free_bytes`` (free space where snapshots go),
+    ``ready_for_next`` and ``auth_enabled`` (etcd_datadir_info's, read live).
     ``settings``: ``enable_v2`` and ``extra_config`` of the server role.
 
     Returns ``hops`` (each with ``version``, ``action`` (upgrade, downgrade, or

@@ -115,7 +115,7 @@ member_name:
   returned: when the layout is 3.x
   type: str
 db:
-  description: What bbolt says (page size, byte order, txid, versions, meta keys, members, lease count, size, revisions).
+  description: What bbolt says (page size, byte order, txid, versions, meta keys, whether auth is enabled, members, lease count, size, revisions).
   returned: when the layout is 3.x
   type: dict
 wal:

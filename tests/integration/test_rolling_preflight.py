@@ -57,3 +57,18 @@ def test_etcdutl_check_v2store_passes_clean_data_and_fails_v2_data_as_the_hop_ex
     refused = tools.run("etcdutl", ["check", "v2store", "--data-dir", str(dirty)], check=False)
     assert ok.returncode == 0 and "No custom content found" in ok.stdout + ok.stderr
     assert refused.returncode != 0 and "detected custom v2 content in WAL records" in refused.stdout + refused.stderr
+
+
+def test_auth_enabled_on_a_live_34_member_blocks_the_rolling_35_hop(tmp_path):
+    v34, v35 = "3.4.23", etcd_version(">=3.5.26 <3.6.0")
+    data_dir = tmp_path / "data"
+    with running_etcd(v34, data_dir, tmp_path) as member:
+        before = safe_detect(str(data_dir))["db"]["auth_enabled"]
+        member.ctl("user", "add", "root:rootpw")
+        member.ctl("auth", "enable")
+        report = member_report(member, data_dir, "m1")
+        report["auth_enabled"] = safe_detect(str(data_dir))["db"]["auth_enabled"]
+    assert before is False and report["auth_enabled"] is True
+    result = rolling_preflight([report], v35, [v34, v35])
+    assert len(result["errors"]) == 1 and result["errors"][0].startswith("m1: auth is enabled")
+    assert "etcdctl auth disable" in result["errors"][0]
