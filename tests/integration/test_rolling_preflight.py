@@ -72,3 +72,20 @@ def test_auth_enabled_on_a_live_34_member_blocks_the_rolling_35_hop(tmp_path):
     result = rolling_preflight([report], v35, [v34, v35])
     assert len(result["errors"]) == 1 and result["errors"][0].startswith("m1: auth is enabled")
     assert "etcdctl auth disable" in result["errors"][0]
+
+
+def test_snapshot_count_1_and_two_lease_round_trips_clear_a_v2_wal_tail(tmp_path):
+    """What upgrade.yml does after a hop on snapshot-count 1: the QGET a 3.5 /health proposes (v2 on) is gone."""
+    v35 = etcd_version(">=3.5.32 <3.6.0")
+    data_dir = tmp_path / "data"
+    tools = Toolset(str(BIN_ROOT), v35)
+    with running_etcd(v35, data_dir, tmp_path, extra_args=["--enable-v2=true"]):
+        pass  # wait_ready's GET /health proposed the QGET
+    dirty = tools.run("etcdutl", ["check", "v2store", "--data-dir", str(data_dir)], check=False)
+    assert dirty.returncode != 0 and "custom v2 content in WAL records" in dirty.stdout + dirty.stderr
+    with running_etcd(v35, data_dir, tmp_path, snapshot_count=1) as member:
+        for _round in range(2):
+            lease = member.ctl("lease", "grant", "60").stdout.split()[1]
+            member.ctl("lease", "revoke", lease)
+    clean = tools.run("etcdutl", ["check", "v2store", "--data-dir", str(data_dir)], check=False)
+    assert clean.returncode == 0, clean.stdout + clean.stderr
