@@ -9,9 +9,10 @@ from ansible_collections.etcdops.etcd.plugins.module_utils.rolling import rollin
 
 def member_report(member, data_dir, host):
     status = member.status()
+    data = safe_detect(str(data_dir))
     return {"host": host, "id": status["header"]["member_id"], "leader": status["leader"],
             "version": status["version"], "healthy": True, "db_size": status["dbSize"], "free_bytes": 10 ** 10,
-            "ready_for_next": safe_detect(str(data_dir)).get("ready_for_next")}
+            "ready_for_next": data.get("ready_for_next"), "auth_enabled": data["db"]["auth_enabled"]}
 
 
 def test_v2_requests_in_a_live_wal_tail_add_a_snapshot_hop_and_v2_keys_in_a_snap_block(tmp_path):
@@ -67,7 +68,6 @@ def test_auth_enabled_on_a_live_34_member_blocks_the_rolling_35_hop(tmp_path):
         member.ctl("user", "add", "root:rootpw")
         member.ctl("auth", "enable")
         report = member_report(member, data_dir, "m1")
-        report["auth_enabled"] = safe_detect(str(data_dir))["db"]["auth_enabled"]
     assert before is False and report["auth_enabled"] is True
     result = rolling_preflight([report], v35, [v34, v35])
     assert len(result["errors"]) == 1 and result["errors"][0].startswith("m1: auth is enabled")
