@@ -180,19 +180,18 @@ def _recover_interrupted_run(data_dir, check_mode, say, result):
     """A marker means a run died mid-step: the backup it names is authoritative and is put back."""
     inflight = data_dir.read_inflight()
     if inflight is None:
-        return None
+        return
     Backups.verify(inflight["backup"], data_dir)
     message = "a previous run died during %s; the data dir is restored from %s" % (
         inflight.get("step"), inflight["backup"])
     if check_mode:
         result["warnings"].append(message.replace("is restored", "will be restored"))
-        return inflight["backup"]
+        return
     data_dir.restore_from(inflight["backup"])
     data_dir.clear_inflight()
     result["changed"] = True
     result["warnings"].append(message)
     say(message)
-    return inflight["backup"]
 
 
 def _current_version(data_dir, opts, empty, result):
@@ -229,7 +228,7 @@ def _migrate_locked(data_dir, opts, target, target_storage, mode, check_mode, sa
     backups = Backups(data_dir, opts["backup_dir"])
     if opts["backup"]:
         backups.check_placement()
-    restored_from = _recover_interrupted_run(data_dir, check_mode, say, result)
+    _recover_interrupted_run(data_dir, check_mode, say, result)
     if not check_mode:
         for path in data_dir.remove_leftovers() + backups.remove_leftovers():
             result["warnings"].append("removed %s, left by a run that was killed" % path)
@@ -282,9 +281,10 @@ def _migrate_locked(data_dir, opts, target, target_storage, mode, check_mode, sa
         result["changed"] = True
     if data_dir.ensure_mode(mode):
         result["changed"] = True
-    if result["backup"] or restored_from:
-        # Retention applies once this data dir's newest backup is known good: after a success.
+    if opts["backup"]:
+        # Retention is applied after every success, so a run killed while pruning is finished by the next one.
         result["removed_backups"] = backups.prune(opts["backups_to_keep"], protect=[result["backup"]])
+        result["changed"] = result["changed"] or bool(result["removed_backups"])
     return result
 
 
