@@ -206,6 +206,10 @@ class DataDir:
         wal = self.wal_path()
         if not (os.path.isdir(wal) and [n for n in os.listdir(wal) if n.endswith(".wal")]):
             missing.append("WAL segments in %s" % wal)
+        if missing == [DB_PATH]:
+            raise MigrationError("%s has a WAL but no %s: the data of etcd 2 or a member whose db was lost, which "
+                                 "nothing here can migrate; restore the member from a backup or a snapshot (etcd 2 "
+                                 "data goes to etcd 3.0 first)" % (self.path, DB_PATH))
         if missing:
             raise MigrationError("%s has member/ but no %s: it is not a complete member's data and nothing would "
                                  "migrate (a run would start a new, empty cluster). Restore the member's data, give "
@@ -441,8 +445,11 @@ class DataDir:
         shutil.rmtree(old)
 
 
-def _copy_tree(source, target, skip, links):
-    """Copy ``source``'s entries into the existing ``target``; at ``links`` paths recreate the symlink instead."""
+def _copy_tree(source, target, skip, links, follow=False):
+    """Copy ``source``'s entries into the existing ``target``; at ``links`` paths recreate the symlink instead.
+
+    ``follow`` copies what symlinks point to.  Errors surface as the OSError of the call that failed.
+    """
     def walk(rel):
         for name in os.listdir(os.path.join(source, rel)):
             sub = os.path.join(rel, name) if rel else name
@@ -454,12 +461,12 @@ def _copy_tree(source, target, skip, links):
             if sub in skip:
                 continue
             src = os.path.join(source, sub)
-            if os.path.isdir(src) and not os.path.islink(src):
+            if os.path.isdir(src) and (follow or not os.path.islink(src)):
                 os.mkdir(os.path.join(target, sub))
                 shutil.copystat(src, os.path.join(target, sub))
                 walk(sub)
             else:
-                shutil.copy2(src, os.path.join(target, sub), follow_symlinks=False)
+                shutil.copy2(src, os.path.join(target, sub), follow_symlinks=follow)
     walk("")
 
 
@@ -518,6 +525,11 @@ class Backups:
         if os.path.lexists(self.root) and not os.path.isdir(self.root):
             raise MigrationError("backup_dir %s is not a directory: give a directory for the backups" % self.root)
 
+    def _not_data(self):
+        """Top-level entries of the data dir that a backup leaves out (version.txt is kept)."""
+        return set(name for name in os.listdir(self.data_dir.path)
+                   if (name in OWN_NAMES and name != VERSION_FILE) or name in TOLERATED or OWN_TEMP.match(name))
+
     def create(self, version_label):
         """A complete, verified copy; refused up front when it does not fit."""
         if not os.path.isdir(self.root):
@@ -535,17 +547,10 @@ class Backups:
         try:
             os.mkdir(partial, 0o700)
             # Symlinks are followed: the WAL on another disk is copied by content.
-            for name in os.listdir(self.data_dir.path):
-                if (name in OWN_NAMES and name != VERSION_FILE) or name in TOLERATED or OWN_TEMP.match(name):
-                    continue
-                src = self.data_dir.file(name)
-                if os.path.isdir(src):
-                    shutil.copytree(src, os.path.join(partial, name))
-                else:
-                    shutil.copy2(src, os.path.join(partial, name))
+            _copy_tree(self.data_dir.path, partial, skip=self._not_data(), links={}, follow=True)
             if self.data_dir.wal_dir:
-                shutil.copytree(self.data_dir.wal_dir, os.path.join(partial, WAL_REL),
-                                ignore=lambda _d, names: [n for n in names if n == STAGING_DIR])
+                os.makedirs(os.path.join(partial, WAL_REL), 0o700)
+                _copy_tree(self.data_dir.wal_dir, os.path.join(partial, WAL_REL), skip={STAGING_DIR}, links={})
             files = {}
             for directory, _dirs, names in os.walk(partial):
                 for name in names:

@@ -53,6 +53,10 @@ OWNED_FLAGS = ("data-dir", "wal-dir", "name", "listen-client-urls", "advertise-c
                "snapshot-count", "force-new-cluster", "config-file")
 
 
+# etcd preallocates WAL segments of this size (wal.SegmentSizeBytes).
+WAL_SEGMENT_BYTES = 64 * 1000 * 1000
+
+
 class StepFailed(MigrationError):
     """A step failed; the data dir was put back from the backup when there was one."""
 
@@ -256,6 +260,7 @@ def _migrate_locked(data_dir, opts, target, target_storage, mode, check_mode, sa
     data_steps = [s for s in plan.steps if s.action != RECORD]
     if data_steps:
         _refuse_multi_member(data_dir)
+        _refuse_unreadable(data_dir)
     if data_steps and opts["backup"]:
         result["backup"] = backups.create(str(current))
         say("backup of %s in %s" % (data_dir.path, result["backup"]))
@@ -301,6 +306,24 @@ def _refuse_multi_member(data_dir):
                              "single-member data dir first" % (data_dir.path, len(found), names))
 
 
+def _logged_disk_full(work_dir):
+    """Whether a temporary etcd of this run logged ENOSPC (its logs sit in the work dir until the restore)."""
+    for name in os.listdir(work_dir) if work_dir and os.path.isdir(work_dir) else []:
+        if name.endswith(".log"):
+            with open(os.path.join(work_dir, name), "rb") as handle:
+                if b"no space left on device" in handle.read():
+                    return True
+    return False
+
+
+def _refuse_unreadable(data_dir):
+    """Damaged files are refused before the backup: every step proves its member by the IDs they hold."""
+    found = safe_detect(data_dir.path, wal_dir=data_dir.wal_dir)
+    if found.get("error"):
+        raise MigrationError("%s cannot be read (%s): the member's data is damaged and nothing was changed; restore "
+                             "it from a backup or a snapshot" % (data_dir.path, found["error"]))
+
+
 def _run_guarded(runner, step, data_dir, backup):
     """Run one data step; on failure put the data dir back from the backup."""
     label = "%s %s -> %s" % (step.action, step.from_version, step.to_version)
@@ -310,9 +333,11 @@ def _run_guarded(runner, step, data_dir, backup):
         runner.run(step)
     except Exception as exc:
         reason = describe_os_error(exc) if isinstance(exc, (IOError, OSError)) else str(exc)
-        if "no space left on device" in reason.lower() and "filesystem mounted at" not in reason:
-            reason += "\n(the filesystem mounted at %s is full: %d bytes free)" % (
-                mount_point(data_dir.path), free_bytes(data_dir.path))
+        free = free_bytes(data_dir.path)
+        if "filesystem mounted at" not in reason and (free < WAL_SEGMENT_BYTES or _logged_disk_full(runner.work_dir)):
+            reason += ("\nNo space left on device: the filesystem mounted at %s has %d bytes free, and etcd needs "
+                       "%d for a new WAL segment besides its db; free space there and run again"
+                       % (mount_point(data_dir.path), free, WAL_SEGMENT_BYTES))
         if backup:
             try:
                 data_dir.restore_from(backup)

@@ -17,7 +17,6 @@ on the target version must hold every key, value, revision, lease and the compac
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -28,7 +27,7 @@ from pathlib import Path
 import pytest
 
 from etcd_sample import free_port
-from helpers import BIN_ROOT, ROOT, copy_tree, etcd_version, state_on
+from helpers import BIN_ROOT, ROOT, broken_bin_dir, copy_tree, etcd_version, state_on
 
 from ansible_collections.etcdops.etcd.plugins.module_utils.datadir import Backups, DataDir
 
@@ -172,18 +171,6 @@ def ctl_running(*words):
 # --- the scenarios, and where their syscalls fall -----------------------------
 
 TRACED = "mkdir,rename,unlink,unlinkat,sendfile"
-
-
-def broken_bin_dir(tmp_path, broken_version, versions):
-    """The cache's binaries with ``broken_version``'s etcd replaced by one that crashes at start."""
-    bin_dir = tmp_path / "bin"
-    for version in versions:
-        shutil.copytree(BIN_ROOT / version, bin_dir / version)
-    bad = bin_dir / broken_version / "etcd"
-    bad.unlink()
-    bad.write_text("#!/bin/sh\necho 'simulated crash' >&2\nexit 3\n")
-    bad.chmod(0o755)
-    return bin_dir
 
 
 def upgrade(written_by, tmp_path):
