@@ -38,7 +38,6 @@ options:
   wal_dir:
     description: etcd's C(--wal-dir), when the member keeps its WAL outside C(member/wal).
     type: path
-    version_added: "0.2.0"
   count_keys:
     description: Count the revisions in the C(key) bucket (reads every leaf page, so it grows with the db).
     type: bool

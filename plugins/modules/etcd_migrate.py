@@ -62,7 +62,6 @@ options:
       - Detection, the backup, every temporary member and a restore use it. A C(member/wal) (or any directory inside
         C(member/)) that is a symlink needs no option: its content is backed up and restored into its target.
     type: path
-    version_added: "0.2.0"
   target_version:
     description: The etcd version the data must be ready for, C(MAJOR.MINOR.PATCH).
     type: str
