@@ -243,7 +243,11 @@ class DataDir:
                         raise MigrationError("%s is a symlink to a file: etcd_migrate backs up and restores data "
                                              "behind symlinked directories only (such as member/wal); link the "
                                              "directory instead" % path)
-                    found[os.path.relpath(path, self.path)] = (os.path.realpath(path), os.readlink(path))
+                    real = os.path.realpath(path)
+                    if real in SYSTEM_PATHS or inside(os.path.realpath(self.path), real):
+                        raise MigrationError("%s points to %s, which holds the data dir or the system: it cannot be "
+                                             "backed up or restored; point it at a directory of its own" % (path, real))
+                    found[os.path.relpath(path, self.path)] = (real, os.readlink(path))
         if self.wal_dir:
             found[WAL_REL] = (os.path.realpath(self.wal_dir), None)
         return found
@@ -430,7 +434,7 @@ class DataDir:
             built = os.path.join(new_member, os.path.relpath(rel, "member"))
             if not os.path.isdir(built):
                 continue
-            _clear_dir(real)
+            _clear_dir(real, keep=TOLERATED)
             for name in os.listdir(built):
                 os.rename(os.path.join(built, name), os.path.join(real, name))
             _fsync_dir(real)
@@ -452,6 +456,8 @@ def _copy_tree(source, target, skip, links, follow=False):
     """
     def walk(rel):
         for name in os.listdir(os.path.join(source, rel)):
+            if name in TOLERATED:  # a mount point's own, never part of a member's data
+                continue
             sub = os.path.join(rel, name) if rel else name
             if sub in links:
                 link = links[sub][1]
