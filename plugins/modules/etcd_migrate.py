@@ -28,9 +28,11 @@ description:
   - A data directory without C(version.txt) has its version worked out from its own files, with the evidence in
     RV(detected); ambiguous evidence is refused unless O(current_version) confirms it.
   - Refuses to run while etcd holds the data directory and never runs twice at once on the same directory.
-  - Works on a single member's data directory, with etcd stopped. The data directory of a member of a multi-member
-    cluster is refused (its temporary etcd would find no quorum); such clusters are upgraded by rolling each hop
-    through the running members.
+  - Works on a single member's data directory, with etcd stopped. For a member of a multi-member cluster (its
+    temporary etcd would find no quorum) one minor up only records the target, as a restart inside the running
+    cluster does the hop, once the running patch is at upstream's floor for leaving its minor and the data is ready
+    for the next minor (a warning says so); more than one minor, a downgrade or a storage change is refused: such
+    clusters move with the rolling playbook C(playbooks/upgrade.yml), or one minor per restart.
 author:
   - etcdops maintainers (@etcdops)
 requirements:
