@@ -31,7 +31,7 @@ description:
   - Works on a single member's data directory, with etcd stopped. For a member of a multi-member cluster (its
     temporary etcd would find no quorum) one minor up only records the target, as a restart inside the running
     cluster does the hop, once the running patch is at upstream's floor for leaving its minor and the data is ready
-    for the next minor (a warning says so); more than one minor, a downgrade or a storage change is refused: such
+    for the next minor (a warning says so); more than one minor, a downgrade or a storage change is refused, and such
     clusters move with the rolling playbook C(playbooks/upgrade.yml), or one minor per restart.
 author:
   - etcdops maintainers (@etcdops)
