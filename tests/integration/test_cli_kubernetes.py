@@ -340,7 +340,7 @@ def test_the_installed_cli_runs_on_a_python_without_ansible(copy_of, tmp_path):
     site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                           capture_output=True, text=True, check=True).stdout.strip()
     shutil.copytree(os.path.dirname(semver.__file__), os.path.join(site, "semver"))
-    assert subprocess.run([str(python), "-c", "import ansible"], capture_output=True).returncode != 0
+    assert subprocess.run([str(python), "-c", "import ansible"], capture_output=True, check=False).returncode != 0
     # The layout the server role installs: <prefix>/bin/etcd-migrate and <prefix>/lib/etcd-migrate/...
     prefix = tmp_path / "usr-local"
     (prefix / "bin").mkdir(parents=True)

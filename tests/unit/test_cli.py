@@ -84,8 +84,7 @@ def test_an_events_data_dir_gets_the_reference_event_ports():
     ("ETCD_CREDS", "--peer-key-file='/pki/my key.pem", "ETCD_CREDS (--etcd-creds) cannot be split into flags"),
     ("DEFER_FINAL_HOP", "maybe", "DEFER_FINAL_HOP (--defer-final-hop)='maybe' is not a boolean"),
 ])
-def test_unreadable_variables_are_a_one_line_error_and_leave_the_data_alone(tmp_path, capsys, variable, value,
-                                                                              message):
+def test_unreadable_variables_are_a_one_line_error_and_leave_the_data_alone(tmp_path, capsys, variable, value, message):
     (tmp_path / "version.txt").write_text("3.4.23/etcd3")
     environ = {"TARGET_VERSION": "3.5.1", "DATA_DIRECTORY": str(tmp_path), variable: value}
     assert main([], environ=environ) == 1

@@ -12,8 +12,8 @@ AVAILABLE = [V(v) for v in ("3.4.23", "3.5.16", "3.5.30", "3.5.35", "3.6.16", "3
 READY = {"3.6": {"ready": True, "blockers": []}, "3.7": {"ready": True, "blockers": []}}
 
 
-def decide(current, target, readiness=READY, storage="etcd3", target_storage="etcd3", members=3):
-    return record_only_plan(members, V(current), storage, V(target), target_storage, readiness, AVAILABLE)
+def decide(current, target, readiness=None, storage="etcd3", target_storage="etcd3", members=3):
+    return record_only_plan(members, V(current), storage, V(target), target_storage, readiness or READY, AVAILABLE)
 
 
 def test_one_minor_up_only_records_the_target_and_says_so():
