@@ -25,6 +25,7 @@ ENVIRONMENT = [
     ("--target-version", "TARGET_VERSION", "target_version"),
     ("--target-storage", "TARGET_STORAGE", "target_storage"),
     ("--data-dir", "DATA_DIRECTORY", "data_dir"),
+    ("--wal-dir", "WAL_DIRECTORY", "wal_dir"),
     ("--initial-cluster", "INITIAL_CLUSTER", "initial_cluster"),
     ("--listen-peer-urls", "LISTEN_PEER_URLS", "listen_peer_urls"),
     ("--initial-advertise-peer-urls", "INITIAL_ADVERTISE_PEER_URLS", "initial_advertise_peer_urls"),

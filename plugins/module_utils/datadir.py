@@ -1,7 +1,27 @@
 # -*- coding: utf-8 -*-
 # Copyright: etcdops.etcd contributors
 # Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
-"""An etcd data directory: its version.txt, its locks, its mode and its backups."""
+"""An etcd data directory: its version.txt, its locks, its mode, its WAL location and its backups.
+
+Crash consistency, the invariant every data-changing path keeps:
+
+  At every instant a complete copy of the member's data exists: the data dir
+  itself (with its WAL, wherever that lives) or a complete, fsynced backup.
+  The in-flight marker says which one is authoritative.
+
+- A backup is copied to ``<name>.partial``, fsynced, its manifest written
+  last, then renamed to its final name: a backup without ``.partial`` is
+  complete, and its manifest proves it.
+- The marker (naming that backup) is written, fsynced, before a step changes
+  data, and removed only once the step is recorded in ``version.txt``.
+- A restore copies the backup into a staging directory inside each location
+  (same filesystem, so the data dir may be a mount point), fsyncs it, swaps
+  it in with renames, and removes the marker last.  A run killed anywhere in
+  a restore finds the marker and restores again from the untouched backup.
+- A marker whose backup is missing or incomplete is refused: nothing is
+  touched and the message says what to do.
+- Every temporary path carries a name the next run recognises and removes.
+"""
 
 from __future__ import absolute_import, division, print_function
 
@@ -9,8 +29,10 @@ __metaclass__ = type
 
 import errno
 import fcntl
+import hashlib
 import json
 import os
+import re
 import shutil
 import time
 
@@ -20,8 +42,24 @@ VERSION_FILE = "version.txt"
 # Written before a step that changes data, removed once it is recorded: its
 # presence at start means a run died mid-step and the backup must be restored.
 INFLIGHT_FILE = ".etcd-migrate-inflight.json"
+# Scratch space of a run (logs, snapshots, restored or rebuilt member dirs).
+WORK_DIR = ".etcd-migrate-work"
+# A restore's copy of the backup, swapped in once complete.
+STAGING_DIR = ".etcd-migrate-restore"
+# Inside a backup: where its data came from and what it holds, written last.
+BACKUP_MANIFEST = ".etcd-migrate-backup.json"
+OWN_NAMES = (VERSION_FILE, INFLIGHT_FILE, WORK_DIR, STAGING_DIR)
+# atomic_write's temporary files: "<file>.tmp.<pid>".
+OWN_TEMP = re.compile(r"^(%s|%s)\.tmp\.\d+$" % (re.escape(VERSION_FILE), re.escape(INFLIGHT_FILE)))
+# What a mount point brings with it.
+TOLERATED = ("lost+found",)
 DB_PATH = os.path.join("member", "snap", "db")
-BOOKKEEPING = (VERSION_FILE, INFLIGHT_FILE)
+WAL_REL = os.path.join("member", "wal")
+# A version.txt is a few bytes; anything bigger is not one and is never echoed.
+VERSION_FILE_MAX = 256
+SYSTEM_PATHS = ("/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib32", "/lib64", "/media", "/mnt", "/opt",
+                "/proc", "/root", "/run", "/sbin", "/srv", "/sys", "/tmp", "/usr", "/usr/bin", "/usr/lib",
+                "/usr/local", "/usr/local/bin", "/usr/sbin", "/var", "/var/lib", "/var/tmp", "/var/log")
 
 
 def _fsync_dir(path):
@@ -30,6 +68,28 @@ def _fsync_dir(path):
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _fsync_tree(root):
+    for directory, _dirs, files in os.walk(root):
+        for name in files:
+            path = os.path.join(directory, name)
+            if os.path.islink(path):
+                continue
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        _fsync_dir(directory)
+
+
+def _remove(path):
+    """Remove a file, a symlink (never what it points to) or a directory tree."""
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path)
+    elif os.path.lexists(path):
+        os.unlink(path)
 
 
 def atomic_write(path, content):
@@ -44,46 +104,173 @@ def atomic_write(path, content):
     _fsync_dir(directory)
 
 
+def inside(path, root):
+    """True when ``path`` is ``root`` or below it (both real paths)."""
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def tree_size(path):
+    """Bytes under ``path``, following symlinks as a backup does."""
+    total = 0
+    for directory, _dirs, files in os.walk(path, followlinks=True):
+        for name in files:
+            try:
+                total += os.stat(os.path.join(directory, name)).st_size
+            except OSError:
+                continue
+    return total
+
+
+def free_bytes(path):
+    """Free bytes for an unprivileged writer on the filesystem of ``path`` (its nearest existing parent)."""
+    while not os.path.exists(path):
+        path = os.path.dirname(path)
+    stats = os.statvfs(path)
+    return stats.f_bavail * stats.f_frsize
+
+
+def mount_point(path):
+    path = os.path.realpath(path)
+    while not os.path.exists(path):
+        path = os.path.dirname(path)
+    while not os.path.ismount(path):
+        path = os.path.dirname(path)
+    return path
+
+
+def check_space(where, needed, what):
+    """Refuse before writing ``needed`` bytes under ``where`` when they do not fit."""
+    free = free_bytes(where)
+    if needed > free:
+        raise MigrationError("not enough space for %s: it needs %d bytes under %s, and the filesystem mounted at %s "
+                             "has %d free; free %d bytes there or point it elsewhere"
+                             % (what, needed, where, mount_point(where), free, needed - free))
+
+
 class DataDir:
-    def __init__(self, path):
+    """A member's data dir; ``wal_dir`` is etcd's ``--wal-dir`` when the WAL lives elsewhere."""
+
+    def __init__(self, path, wal_dir=None):
         self.path = os.path.abspath(path)
+        self.wal_dir = os.path.abspath(wal_dir) if wal_dir else None
         self._lock_fd = None
 
     # --- checks ---------------------------------------------------------
 
     def check_usable(self):
-        """Fail clearly when the path is not a directory this process can use."""
+        """Fail clearly when the path is not a directory this process may use as a data dir."""
+        real = os.path.realpath(self.path)
+        if real in SYSTEM_PATHS:
+            raise MigrationError("data_dir %s is a system directory, not an etcd data dir: point data_dir at etcd's "
+                                 "--data-dir (such as /var/lib/etcd)" % self.path)
         if os.path.lexists(self.path) and not os.path.isdir(self.path):
             raise MigrationError("data_dir %s is not a directory: point data_dir at etcd's --data-dir" % self.path)
         if os.path.isdir(self.path) and not os.access(self.path, os.R_OK | os.W_OK | os.X_OK):
             raise MigrationError("data_dir %s is not readable and writable by this user: run as etcd's owner or root"
                                  % self.path)
+        if self.wal_dir:
+            wal = os.path.realpath(self.wal_dir)
+            if wal in SYSTEM_PATHS or inside(real, wal) or inside(wal, real):
+                raise MigrationError("wal_dir %s must be a directory of its own, neither the data dir, inside it, "
+                                     "nor holding it: give etcd's --wal-dir, or leave wal_dir out when the WAL is in "
+                                     "member/wal" % self.wal_dir)
+            if os.path.lexists(self.wal_dir) and not os.path.isdir(self.wal_dir):
+                raise MigrationError("wal_dir %s is not a directory: give etcd's --wal-dir" % self.wal_dir)
 
     def exists(self):
         return os.path.isdir(self.path)
+
+    def foreign_entries(self):
+        """Entries that neither etcd nor this module writes (a mount point's lost+found is tolerated)."""
+        return sorted(name for name in os.listdir(self.path)
+                      if name not in OWN_NAMES and name not in TOLERATED and name != "member"
+                      and not OWN_TEMP.match(name))
 
     def is_empty(self):
         """True when there is no etcd data (our own bookkeeping files do not count)."""
         if not self.exists():
             return True
-        return not [name for name in os.listdir(self.path) if name not in BOOKKEEPING]
+        return not [name for name in os.listdir(self.path)
+                    if name not in OWN_NAMES and name not in TOLERATED and not OWN_TEMP.match(name)]
+
+    def check_member_data(self):
+        """Refuse a directory that holds anything but one member's etcd data."""
+        foreign = self.foreign_entries()
+        if foreign:
+            raise MigrationError("%s holds %s, which etcd does not write: this is not a member's data dir. Point "
+                                 "data_dir at etcd's --data-dir (it holds member/ only), or move those entries away"
+                                 % (self.path, ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")))
+        missing = []
+        if not os.path.isfile(self.file(DB_PATH)):
+            missing.append(DB_PATH)
+        wal = self.wal_path()
+        if not (os.path.isdir(wal) and [n for n in os.listdir(wal) if n.endswith(".wal")]):
+            missing.append("WAL segments in %s" % wal)
+        if missing:
+            raise MigrationError("%s has member/ but no %s: it is not a complete member's data and nothing would "
+                                 "migrate (a run would start a new, empty cluster). Restore the member's data, give "
+                                 "wal_dir if etcd runs with --wal-dir, or empty the directory"
+                                 % (self.path, " and no ".join(missing)))
+
+    def wal_path(self):
+        return self.wal_dir or self.file(WAL_REL)
 
     def file(self, *parts):
         return os.path.join(self.path, *parts)
 
+    # --- locations: where the member's data lives ---------------------
+
+    def locations(self):
+        """``{relative path in a backup: (real path, symlink text or None)}`` for data outside the data dir.
+
+        The WAL given as ``wal_dir`` and every symlink inside ``member/`` (the
+        usual way to put the WAL on another disk) are backed up by content and
+        restored into their targets.
+        """
+        found = {}
+        member = self.file("member")
+        if os.path.isdir(member) and not os.path.islink(member):
+            for directory, dirs, files in os.walk(member):
+                for name in list(dirs) + files:
+                    path = os.path.join(directory, name)
+                    if not os.path.islink(path):
+                        continue
+                    if not os.path.isdir(path):
+                        raise MigrationError("%s is a symlink to a file: etcd_migrate backs up and restores data "
+                                             "behind symlinked directories only (such as member/wal); link the "
+                                             "directory instead" % path)
+                    found[os.path.relpath(path, self.path)] = (os.path.realpath(path), os.readlink(path))
+        if self.wal_dir:
+            found[WAL_REL] = (os.path.realpath(self.wal_dir), None)
+        return found
+
     # --- version.txt ----------------------------------------------------
 
-    def read_version(self):
-        """``(Version, storage)`` from version.txt, or None when it is missing."""
+    def read_version_text(self):
+        """version.txt's text, or None; a file too big to be one is refused, never read whole."""
         path = self.file(VERSION_FILE)
         try:
             with open(path) as handle:
-                text = handle.read().strip()
-        except IOError as exc:
+                text = handle.read(VERSION_FILE_MAX + 1)
+        except (IOError, OSError) as exc:
             if exc.errno == errno.ENOENT:
                 return None
-            raise MigrationError("cannot read %s: %s" % (path, exc))
-        version, sep, storage = text.partition("/")
+            raise MigrationError("cannot read %s: %s" % (path, exc.strerror or exc))
+        except UnicodeDecodeError:
+            raise MigrationError("%s is not text, expected <version>/<storage> such as 3.5.30/etcd3: "
+                                 "fix or remove it and give current_version" % path)
+        if len(text) > VERSION_FILE_MAX:
+            raise MigrationError("%s is %d bytes, expected <version>/<storage> such as 3.5.30/etcd3: "
+                                 "fix or remove it and give current_version" % (path, os.path.getsize(path)))
+        return text
+
+    def read_version(self):
+        """``(Version, storage)`` from version.txt, or None when it is missing."""
+        text = self.read_version_text()
+        if text is None:
+            return None
+        path = self.file(VERSION_FILE)
+        version, sep, storage = text.strip().partition("/")
         if not sep:
             raise MigrationError("%s holds %r, expected <version>/<storage> such as 3.5.30/etcd3: "
                                  "fix or remove it and give current_version" % (path, text[:80]))
@@ -95,13 +282,6 @@ class DataDir:
     @staticmethod
     def format_version(version, storage):
         return "%s/%s" % (version, storage)
-
-    def read_version_text(self):
-        path = self.file(VERSION_FILE)
-        if not os.path.exists(path):
-            return None
-        with open(path) as handle:
-            return handle.read()
 
     def write_version(self, version, storage):
         """Record ``version/storage``; returns False when the file already said so."""
@@ -147,11 +327,21 @@ class DataDir:
     # --- in-flight marker -----------------------------------------------
 
     def read_inflight(self):
+        """The marker's content, or None; an unreadable marker is refused with what to do."""
         path = self.file(INFLIGHT_FILE)
         if not os.path.exists(path):
             return None
-        with open(path) as handle:
-            return json.load(handle)
+        try:
+            with open(path) as handle:
+                marker = json.loads(handle.read(65536))
+            if not isinstance(marker, dict) or not isinstance(marker.get("backup"), str):
+                raise ValueError("no backup named")
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise MigrationError("%s says a previous run died in the middle of a step, but it is unreadable (%s): the "
+                                 "data dir may be half-migrated and nothing was changed. Restore this data dir's "
+                                 "newest backup (*.etcd-backup.*) by hand, then remove the marker"
+                                 % (path, exc))
+        return marker
 
     def mark_inflight(self, step, backup):
         atomic_write(self.file(INFLIGHT_FILE), json.dumps({"step": step, "backup": backup, "pid": os.getpid()}))
@@ -174,86 +364,275 @@ class DataDir:
         os.chmod(self.path, mode)
         return True
 
+    # --- scratch space and leftovers ------------------------------------
+
+    def work_dir(self):
+        """A fresh scratch directory inside the data dir (same filesystem; the next run removes it)."""
+        path = self.file(WORK_DIR)
+        _remove(path)
+        os.mkdir(path, 0o700)
+        return path
+
+    def remove_leftovers(self):
+        """Remove what a killed run left in the data dir and the WAL locations; returns the paths removed."""
+        removed = []
+        places = [self.path] + [real for real, _link in self.locations().values() if os.path.isdir(real)]
+        for place in places:
+            for name in os.listdir(place):
+                if name in (WORK_DIR, STAGING_DIR) or OWN_TEMP.match(name):
+                    _remove(os.path.join(place, name))
+                    removed.append(os.path.join(place, name))
+        # Scratch directories of earlier releases, beside the data dir.
+        parent, base = os.path.split(self.path)
+        legacy = re.compile(r"^%s\.(restore|etcd2)-\d+$" % re.escape(base))
+        for name in os.listdir(parent):
+            path = os.path.join(parent, name)
+            if legacy.match(name) and os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path)
+                removed.append(path)
+        return removed
+
     # --- contents -------------------------------------------------------
 
-    def replace_contents_from(self, source_dir, keep=()):
-        """Make the data dir hold exactly what ``source_dir`` holds (a copy; the source stays).
+    def restore_from(self, backup):
+        """Make the member's data exactly what ``backup`` holds, crash-safely (see the module docstring).
 
-        The directory itself stays in place, as it may be a mount point.
+        The marker must be in place: it is what makes a killed restore start again.
         """
-        for name in os.listdir(self.path):
-            if name in keep:
+        manifest = Backups.verify(backup, self)
+        locations = dict((rel, tuple(value)) for rel, value in manifest["locations"].items())
+        places = [(backup, self.path, set(locations) | {BACKUP_MANIFEST}, locations)]
+        places += [(os.path.join(backup, rel), real, set(), {}) for rel, (real, _link) in sorted(locations.items())]
+        try:
+            for source, place, skip, links in places:
+                _stage(source, place, skip, links)
+        except (IOError, OSError) as exc:
+            if exc.errno != errno.ENOSPC:
+                raise
+            # The data being replaced is what frees the space; the backup stays authoritative.
+            for source, place, skip, links in places:
+                _clear_dir(place, keep=(INFLIGHT_FILE,) + TOLERATED)
+            for source, place, skip, links in places:
+                _stage(source, place, skip, links)
+        for _source, place, _skip, _links in places:
+            _swap_in(place)
+
+    def replace_member(self, new_member):
+        """Put a freshly built ``member/`` in place of the current one, keeping data behind symlinks and wal_dir where it lives.
+
+        Called inside a step, under the marker: a kill here is recovered from the backup.
+        """
+        for rel, (real, link) in sorted(self.locations().items()):
+            built = os.path.join(new_member, os.path.relpath(rel, "member"))
+            if not os.path.isdir(built):
                 continue
-            path = self.file(name)
-            if os.path.isdir(path) and not os.path.islink(path):
-                shutil.rmtree(path)
-            else:
-                os.unlink(path)
-        for name in os.listdir(source_dir):
-            if name in keep:
+            _clear_dir(real)
+            for name in os.listdir(built):
+                os.rename(os.path.join(built, name), os.path.join(real, name))
+            _fsync_dir(real)
+            shutil.rmtree(built)
+            if link is not None:
+                os.symlink(link, built)
+        old = self.file(WORK_DIR, "replaced-member")
+        _remove(old)
+        os.rename(self.file("member"), old)
+        os.rename(new_member, self.file("member"))
+        _fsync_dir(self.path)
+        shutil.rmtree(old)
+
+
+def _copy_tree(source, target, skip, links):
+    """Copy ``source``'s entries into the existing ``target``; at ``links`` paths recreate the symlink instead."""
+    def walk(rel):
+        for name in os.listdir(os.path.join(source, rel)):
+            sub = os.path.join(rel, name) if rel else name
+            if sub in links:
+                link = links[sub][1]
+                if link is not None:
+                    os.symlink(link, os.path.join(target, sub))
                 continue
-            src = os.path.join(source_dir, name)
+            if sub in skip:
+                continue
+            src = os.path.join(source, sub)
             if os.path.isdir(src) and not os.path.islink(src):
-                shutil.copytree(src, self.file(name), symlinks=True)
+                os.mkdir(os.path.join(target, sub))
+                shutil.copystat(src, os.path.join(target, sub))
+                walk(sub)
             else:
-                shutil.copy2(src, self.file(name), follow_symlinks=False)
-        _fsync_tree(self.path)
+                shutil.copy2(src, os.path.join(target, sub), follow_symlinks=False)
+    walk("")
 
 
-def _fsync_tree(root):
-    for directory, _dirs, files in os.walk(root):
-        for name in files:
-            fd = os.open(os.path.join(directory, name), os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        _fsync_dir(directory)
+def _clear_dir(path, keep=()):
+    for name in os.listdir(path):
+        if name not in keep:
+            _remove(os.path.join(path, name))
+
+
+def _stage(source, place, skip, links):
+    """A complete, fsynced copy of ``source`` in ``place``'s staging directory."""
+    if not os.path.isdir(place):
+        os.makedirs(place, 0o700)
+    staging = os.path.join(place, STAGING_DIR)
+    _remove(staging)
+    os.mkdir(staging, 0o700)
+    _copy_tree(source, staging, skip, links)
+    _fsync_tree(staging)
+
+
+def _swap_in(place):
+    """Replace ``place``'s entries (the marker and lost+found aside) with its staging directory's, by renames."""
+    staging = os.path.join(place, STAGING_DIR)
+    _clear_dir(place, keep=(INFLIGHT_FILE, STAGING_DIR) + TOLERATED)
+    for name in os.listdir(staging):
+        os.rename(os.path.join(staging, name), os.path.join(place, name))
+    os.rmdir(staging)
+    _fsync_dir(place)
 
 
 class Backups:
-    """Full copies of a data dir in ``backup_dir``, named ``<dir name>.etcd-backup.<UTC time>.v<version>``.
+    """Full copies of one data dir in ``backup_dir``.
 
-    The names sort by time, oldest first.
+    Named ``<dir name>.<hash of its real path>.etcd-backup.<UTC time>.v<version>``
+    (the names sort by time, oldest first), each with a manifest naming the data
+    dir it belongs to.  Only real directories with this data dir's name prefix
+    and manifest are ever listed, pruned or restored.
     """
 
     def __init__(self, data_dir, backup_dir=None):
         self.data_dir = data_dir
         self.root = os.path.abspath(backup_dir or os.path.dirname(data_dir.path))
-        self.prefix = os.path.basename(data_dir.path) + ".etcd-backup."
+        real = os.path.realpath(data_dir.path)
+        self.prefix = "%s.%s.etcd-backup." % (os.path.basename(data_dir.path),
+                                               hashlib.sha256(real.encode("utf-8")).hexdigest()[:10])
+
+    def check_placement(self):
+        """The backup must not land inside the data it copies."""
+        root = os.path.realpath(self.root)
+        places = [os.path.realpath(self.data_dir.path)] + [real for real, _l in self.data_dir.locations().values()]
+        for place in places:
+            if inside(root, place):
+                raise MigrationError("backup_dir %s is inside %s, so a backup would copy itself: choose a backup_dir "
+                                     "outside the member's data (the default is the data dir's parent)"
+                                     % (self.root, place))
+        if os.path.lexists(self.root) and not os.path.isdir(self.root):
+            raise MigrationError("backup_dir %s is not a directory: give a directory for the backups" % self.root)
 
     def create(self, version_label):
+        """A complete, verified copy; refused up front when it does not fit."""
         if not os.path.isdir(self.root):
             os.makedirs(self.root, 0o700)
+        locations = self.data_dir.locations()
+        size = tree_size(self.data_dir.path) + (tree_size(self.data_dir.wal_dir) if self.data_dir.wal_dir else 0)
+        check_space(self.root, size, "the backup of %s" % self.data_dir.path)
         now = time.time()
         stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now)) + "%06dZ" % (now % 1 * 1e6)
         final = os.path.join(self.root, "%s%s.v%s" % (self.prefix, stamp, version_label))
-        if os.path.exists(final):  # same microsecond: take the next one
+        if os.path.lexists(final):  # same microsecond: take the next one
             time.sleep(0.001)
             return self.create(version_label)
         partial = final + ".partial"
-        shutil.rmtree(partial, ignore_errors=True)
-        # Bookkeeping stays out: a restored copy must not look like a run died in it.
-        shutil.copytree(self.data_dir.path, partial, symlinks=True,
-                        ignore=lambda _dir, names: [n for n in names if n == INFLIGHT_FILE])
-        _fsync_tree(partial)
-        os.rename(partial, final)
-        _fsync_dir(self.root)
+        try:
+            os.mkdir(partial, 0o700)
+            # Symlinks are followed: the WAL on another disk is copied by content.
+            for name in os.listdir(self.data_dir.path):
+                if (name in OWN_NAMES and name != VERSION_FILE) or name in TOLERATED or OWN_TEMP.match(name):
+                    continue
+                src = self.data_dir.file(name)
+                if os.path.isdir(src):
+                    shutil.copytree(src, os.path.join(partial, name))
+                else:
+                    shutil.copy2(src, os.path.join(partial, name))
+            if self.data_dir.wal_dir:
+                shutil.copytree(self.data_dir.wal_dir, os.path.join(partial, WAL_REL),
+                                ignore=lambda _d, names: [n for n in names if n == STAGING_DIR])
+            files = {}
+            for directory, _dirs, names in os.walk(partial):
+                for name in names:
+                    path = os.path.join(directory, name)
+                    files[os.path.relpath(path, partial)] = os.path.getsize(path)
+            manifest = {"data_dir": os.path.realpath(self.data_dir.path), "version": version_label,
+                        "locations": dict((rel, list(value)) for rel, value in locations.items()),
+                        "files": files, "created": stamp}
+            _fsync_tree(partial)
+            atomic_write(os.path.join(partial, BACKUP_MANIFEST), json.dumps(manifest, sort_keys=True))
+            os.rename(partial, final)
+            _fsync_dir(self.root)
+        except (IOError, OSError) as exc:
+            shutil.rmtree(partial, ignore_errors=True)
+            if exc.errno == errno.ENOSPC:
+                raise MigrationError("no space left on the filesystem mounted at %s while backing up %s (%d bytes "
+                                     "needed): nothing was changed; free space or point backup_dir elsewhere"
+                                     % (mount_point(self.root), self.data_dir.path, size))
+            raise
         return final
 
+    @staticmethod
+    def verify(path, data_dir):
+        """The manifest of a complete backup of ``data_dir``; refuses anything else with what to do."""
+        def refuse(problem):
+            raise MigrationError("the backup %s %s: nothing was changed. Restore the member's data by hand from a "
+                                 "complete backup (or a snapshot), then remove %s"
+                                 % (path, problem, data_dir.file(INFLIGHT_FILE)))
+        if os.path.islink(path) or not os.path.isdir(path):
+            refuse("is missing")
+        try:
+            with open(os.path.join(path, BACKUP_MANIFEST)) as handle:
+                manifest = json.load(handle)
+        except (IOError, OSError, ValueError):
+            refuse("has no readable manifest, so it may be incomplete")
+        if manifest.get("data_dir") != os.path.realpath(data_dir.path):
+            refuse("belongs to %s, not to this data dir" % manifest.get("data_dir"))
+        for rel, size in manifest.get("files", {}).items():
+            full = os.path.join(path, rel)
+            if not os.path.isfile(full) or os.path.getsize(full) != size:
+                refuse("is incomplete (%s is missing or has the wrong size)" % rel)
+        return manifest
+
     def existing(self):
+        """This data dir's complete backups, oldest first."""
         if not os.path.isdir(self.root):
             return []
-        found = [os.path.join(self.root, name) for name in os.listdir(self.root)
-                 if name.startswith(self.prefix) and not name.endswith(".partial")]
+        found = []
+        real = os.path.realpath(self.data_dir.path)
+        for name in os.listdir(self.root):
+            path = os.path.join(self.root, name)
+            if not name.startswith(self.prefix) or name.endswith((".partial", ".deleting")):
+                continue
+            if os.path.islink(path) or not os.path.isdir(path):
+                continue
+            try:
+                with open(os.path.join(path, BACKUP_MANIFEST)) as handle:
+                    if json.load(handle).get("data_dir") != real:
+                        continue
+            except (IOError, OSError, ValueError):
+                continue
+            found.append(path)
         return sorted(found)
 
-    def prune(self, keep, protect):
-        """Delete the oldest backups beyond ``keep``; never the one just made."""
+    def remove_leftovers(self):
+        """Half-made and half-deleted backups of this data dir, left by a killed run."""
         removed = []
-        candidates = [path for path in self.existing() if path != protect]
-        excess = len(candidates) + 1 - max(keep, 1)
+        if not os.path.isdir(self.root):
+            return removed
+        for name in os.listdir(self.root):
+            path = os.path.join(self.root, name)
+            if name.startswith(self.prefix) and name.endswith((".partial", ".deleting")) \
+                    and os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path)
+                removed.append(path)
+        return removed
+
+    def prune(self, keep, protect):
+        """Delete this data dir's oldest backups beyond ``keep``; never the ones in ``protect``."""
+        removed = []
+        candidates = [path for path in self.existing() if path not in protect]
+        excess = len(candidates) + len([p for p in protect if p]) - keep
         for path in candidates[:max(excess, 0)]:
-            shutil.rmtree(path)
+            # Renamed first: a kill mid-delete leaves a name the next run finishes removing.
+            doomed = path + ".deleting"
+            os.rename(path, doomed)
+            _fsync_dir(self.root)
+            shutil.rmtree(doomed)
             removed.append(path)
         return removed

@@ -8,15 +8,17 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import ctypes
+import errno
 import json
 import os
 import platform
 import re
 import signal
+import socket
 import subprocess
 import time
 
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlparse
 from urllib.request import ProxyHandler, Request, build_opener
 
 from .versions import MigrationError, minor, parse_version
@@ -94,6 +96,23 @@ def available_versions(bin_dir):
     return sorted(found)
 
 
+def _check_free(host, port):
+    """Refuse to start next to another process on our port: it, not our etcd, would answer."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    probe = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as etcd (Go) binds
+        probe.bind((host, port))
+    except (IOError, OSError) as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise MigrationError("port %d on %s is in use by another process: the temporary etcd needs it; stop that "
+                                 "process or choose another port (client_port, listen_peer_urls)" % (port, host))
+        raise MigrationError("cannot listen on %s:%d (%s): give a local address in listen_peer_urls"
+                             % (host, port, exc.strerror or exc))
+    finally:
+        probe.close()
+
+
 def _die_with_parent():
     # If the migration process is killed, etcd gets SIGTERM and releases the data dir.
     libc = ctypes.CDLL(None, use_errno=True)
@@ -105,18 +124,21 @@ class Member:
 
     def __init__(self, toolset, data_dir, log_path, name="default", client_port=18629,
                  listen_peer_urls="http://127.0.0.1:18630", initial_advertise_peer_urls=None,
-                 initial_cluster=None, initial_cluster_token=None, extra_args=(), snapshot_count=None):
+                 initial_cluster=None, initial_cluster_token=None, extra_args=(), snapshot_count=None, wal_dir=None):
         self.tools = toolset
         self.data_dir = data_dir
         self.log_path = log_path
         self.client_url = "http://127.0.0.1:%d" % client_port
         advertise = initial_advertise_peer_urls or listen_peer_urls
+        self.listen = [("127.0.0.1", client_port)] + [(u.hostname, u.port) for u in map(urlparse, listen_peer_urls.split(","))]
         self.args = [
             "--name", name, "--data-dir", data_dir,
             "--listen-client-urls", self.client_url, "--advertise-client-urls", self.client_url,
             "--listen-peer-urls", listen_peer_urls, "--initial-advertise-peer-urls", advertise,
             "--initial-cluster", initial_cluster or "%s=%s" % (name, advertise),
         ]
+        if wal_dir:
+            self.args += ["--wal-dir", wal_dir]
         if initial_cluster_token:
             self.args += ["--initial-cluster-token", initial_cluster_token]
         if snapshot_count is not None:
@@ -127,6 +149,8 @@ class Member:
     # --- life cycle -----------------------------------------------------
 
     def start(self):
+        for host, port in self.listen:
+            _check_free(host, port)
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen([self.tools.path("etcd")] + self.args, stdout=log, stderr=log,
                                          stdin=subprocess.DEVNULL, env=server_environment(self.tools.version),

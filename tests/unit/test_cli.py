@@ -37,7 +37,10 @@ def test_a_missing_target_is_a_usage_error(capsys):
 
 
 def test_errors_exit_1_with_the_message(tmp_path, capsys):
-    (tmp_path / "member").mkdir()
+    (tmp_path / "member" / "snap").mkdir(parents=True)
+    (tmp_path / "member" / "snap" / "db").write_bytes(b"not bbolt")
+    (tmp_path / "member" / "wal").mkdir()
+    (tmp_path / "member" / "wal" / "0000000000000000-0000000000000000.wal").write_bytes(b"")
     assert main(["--data-dir", str(tmp_path), "--target-version", "3.5.1"], environ={}) == 1
     assert "give current_version" in capsys.readouterr().err
 
