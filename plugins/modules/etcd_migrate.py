@@ -62,7 +62,7 @@ options:
     description:
       - etcd's C(--wal-dir), when the member keeps its WAL outside C(member/wal).
       - Detection, the backup, every temporary member and a restore use it. A C(member/wal) (or any directory inside
-        C(member/)) that is a symlink needs no option: its content is backed up and restored into its target.
+        C(member/)) that is a symlink needs no option, since its content is backed up and restored into its target.
     type: path
     version_added: "0.2.0"
   target_version:
