@@ -20,6 +20,7 @@ from .datadir import Backups, DataDir, free_bytes, mount_point
 from .bbolt import FormatError
 from .detect import members, safe_detect
 from .etcd_process import available_versions
+from .membership import record_only_plan
 from .plan import RECORD, plan_migration
 from .steps import StepRunner
 from .versions import MigrationError, check_storage, parse_version
@@ -241,17 +242,16 @@ def _migrate_locked(data_dir, opts, target, target_storage, mode, check_mode, sa
         data_dir.check_member_data()
     current, storage = _current_version(data_dir, opts, empty, result)
     before_text = data_dir.read_version_text() or ""
-    plan = plan_migration(current, storage, target, target_storage,
-                          available_versions(opts["bin_dir"]) if opts.get("bin_dir") else [],
-                          defer_final_hop=opts["defer_final_hop"], empty=empty)
+    available = available_versions(opts["bin_dir"]) if opts.get("bin_dir") else []
+    plan = None if empty else _cluster_member_plan(data_dir, current, storage, target, target_storage, available)
+    plan = plan or plan_migration(current, storage, target, target_storage, available,
+                                  defer_final_hop=opts["defer_final_hop"], empty=empty)
     result["warnings"].extend(plan.warnings)
     result["previous"] = _versioned(current, storage)
     result["current"] = _versioned(target, target_storage)
     result["plan"] = [s._asdict() for s in plan.steps]
     after_text = DataDir.format_version(target, target_storage)
     result["diff"] = {"before": before_text, "after": after_text}
-    if check_mode and any(s.action != RECORD for s in plan.steps):
-        _refuse_multi_member(data_dir)
     will_change = bool(plan.steps) or before_text != after_text or (empty and not before_text)
     if check_mode:
         result["changed"] = result["changed"] or will_change or data_dir.mode_differs(mode)
@@ -259,7 +259,6 @@ def _migrate_locked(data_dir, opts, target, target_storage, mode, check_mode, sa
 
     data_steps = [s for s in plan.steps if s.action != RECORD]
     if data_steps:
-        _refuse_multi_member(data_dir)
         _refuse_unreadable(data_dir)
     if data_steps and opts["backup"]:
         result["backup"] = backups.create(str(current))
@@ -293,17 +292,22 @@ def _migrate_locked(data_dir, opts, target, target_storage, mode, check_mode, sa
     return result
 
 
-def _refuse_multi_member(data_dir):
-    """A member of a multi-member cluster cannot be moved alone: its temporary etcd would find no quorum."""
+def _cluster_member_plan(data_dir, current, storage, target, target_storage, available):
+    """None for a single member; for a member of a multi-member cluster, membership.py's record-only plan."""
+    if current == target and storage == target_storage:
+        return None
     try:
         found = members(data_dir.path)
     except FormatError as exc:
         raise MigrationError("cannot read the membership of %s: %s" % (data_dir.path, exc))
-    if len(found) > 1:
-        names = ", ".join(sorted(m.get("name") or "?" for m in found))
-        raise MigrationError("%s belongs to a %d-member cluster (%s): etcd_migrate moves a single member's data; "
-                             "roll each hop through the running cluster instead, or restore a snapshot into a "
-                             "single-member data dir first" % (data_dir.path, len(found), names))
+    if len(found) <= 1:
+        return None
+    names = ", ".join(sorted(m.get("name") or "?" for m in found))
+    readiness = safe_detect(data_dir.path, wal_dir=data_dir.wal_dir).get("ready_for_next") or {}
+    try:
+        return record_only_plan(len(found), current, storage, target, target_storage, readiness, available)
+    except MigrationError as exc:
+        raise MigrationError("%s (members %s): %s" % (data_dir.path, names, exc))
 
 
 def _logged_disk_full(work_dir):

@@ -11,18 +11,50 @@ import ctypes
 import errno
 import json
 import os
+import platform
 import re
 import signal
 import socket
 import subprocess
 import time
 
+from urllib.parse import quote, urlencode, urlparse
+from urllib.request import ProxyHandler, Request, build_opener
+
 from .versions import MigrationError, minor, parse_version
 
-from ansible.module_utils.six.moves.urllib.parse import quote, urlencode, urlparse
-from ansible.module_utils.urls import open_url
-
 SNAP_FILE = re.compile(r"^([0-9a-f]{16})-([0-9a-f]{16})\.snap$")
+# The standard library, not ansible's urls, so that the command line runs without ansible-core;
+# no proxy handler, so a caller's http_proxy never carries calls to the loopback member.
+_HTTP = build_opener(ProxyHandler({}))
+
+
+def _http_json(url, data=None, method=None, headers=None, timeout=30):
+    request = Request(url, data=None if data is None else data.encode("utf-8"), method=method, headers=headers or {})
+    with _HTTP.open(request, timeout=timeout) as resp:
+        return json.loads(resp.read().decode("utf-8"))
+
+
+def clean_environment(**wanted):
+    """The caller's environment without any ETCD_* or ETCDCTL_*, plus ``wanted``.
+
+    etcd reads every ETCD_* variable as a flag (and from 3.4 exits when one
+    names a flag it is also given), etcdctl every ETCDCTL_*: only what the
+    engine sets on purpose may reach them.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ETCD_", "ETCDCTL_"))}
+    env.update(wanted)
+    return env
+
+
+def server_environment(version, machine=None):
+    """The environment of an etcd server: clean, plus the arch override etcd 3.2-3.4 need on arm64.
+
+    Their checkSupportArch refuses arm64 unless ETCD_UNSUPPORTED_ARCH names it.
+    """
+    if minor(version) < (3, 5) and (machine or platform.machine()) in ("aarch64", "arm64"):
+        return clean_environment(ETCD_UNSUPPORTED_ARCH="arm64")
+    return clean_environment()
 
 
 class Toolset:
@@ -40,9 +72,8 @@ class Toolset:
         return os.access(self.path("etcdutl"), os.X_OK)
 
     def run(self, tool, args, timeout=60, check=True):
-        env = dict(os.environ)
-        if minor(self.version) < (3, 4):
-            env["ETCDCTL_API"] = "3"  # older etcdctl default to the v2 API
+        # Older etcdctl default to the v2 API.
+        env = clean_environment(ETCDCTL_API="3") if minor(self.version) < (3, 4) else clean_environment()
         proc = subprocess.run([self.path(tool)] + list(args), env=env, capture_output=True, text=True,
                               timeout=timeout, check=False)
         if check and proc.returncode != 0:
@@ -122,7 +153,8 @@ class Member:
             _check_free(host, port)
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen([self.tools.path("etcd")] + self.args, stdout=log, stderr=log,
-                                         stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+                                         stdin=subprocess.DEVNULL, env=server_environment(self.tools.version),
+                                         preexec_fn=_die_with_parent)
         return self
 
     def stop(self, timeout=30):
@@ -178,8 +210,7 @@ class Member:
         return self.ctl_json("endpoint", "status")[0]["Status"]
 
     def _get_json(self, path):
-        with open_url(self.client_url + path, timeout=2) as resp:
-            return json.loads(resp.read().decode("utf-8"))
+        return _http_json(self.client_url + path, timeout=2)
 
     def version_info(self):
         return self._get_json("/version")
@@ -187,17 +218,15 @@ class Member:
     def v3(self, rpc, body):
         """A v3 call through the gRPC gateway (``/v3beta`` before 3.4), binary-safe with base64 fields."""
         prefix = "/v3beta" if minor(self.tools.version) < (3, 4) else "/v3"
-        with open_url(self.client_url + prefix + rpc, data=json.dumps(body), method="POST", timeout=30,
-                      headers={"Content-Type": "application/json"}) as resp:
-            return json.loads(resp.read().decode("utf-8"))
+        return _http_json(self.client_url + prefix + rpc, data=json.dumps(body), method="POST",
+                          headers={"Content-Type": "application/json"})
 
     def v2(self, method, key, form=None, query=None):
         """A v2 keys API call; ``key`` is the v2 path, e.g. ``/registry/pods/a``."""
         url = self.client_url + "/v2/keys" + quote(key) + ("?" + urlencode(query) if query else "")
         data = urlencode(form) if form else None
-        with open_url(url, data=data, method=method, timeout=30,
-                      headers={"Content-Type": "application/x-www-form-urlencoded"}) as resp:
-            return json.loads(resp.read().decode("utf-8"))
+        return _http_json(url, data=data, method=method,
+                          headers={"Content-Type": "application/x-www-form-urlencoded"})
 
     def wait_ready(self, timeout, cluster_version=None, storage_version=None, condition=None, what=None):
         """Wait until /health is true, /version reports the wanted versions and ``condition`` holds."""

@@ -192,7 +192,8 @@ class StepRunner:
                     ttls.get(kv.get("lease"))) for kv in kvs]
         built = os.path.join(self.work_dir, "etcd2")
         with self.member(version, data_dir=built, name=name, initial_advertise_peer_urls=peer_urls,
-                         initial_cluster=initial_cluster, extra_args=_v2_api(version),
+                         initial_cluster=initial_cluster,
+                         extra_args=list(self.options["server_extra_args"]) + _v2_api(version),
                          initial_cluster_token=self.options["initial_cluster_token"]) as fresh:
             fresh.wait_ready(self.options["timeout"], cluster_version=cluster_version_text(version))
             for path, value, ttl in entries:

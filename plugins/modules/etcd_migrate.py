@@ -34,9 +34,11 @@ description:
   - A data directory without C(version.txt) has its version worked out from its own files, with the evidence in
     RV(detected); ambiguous evidence is refused unless O(current_version) confirms it.
   - Refuses to run while etcd holds the data directory and never runs twice at once on the same directory.
-  - Works on a single member's data directory, with etcd stopped. The data directory of a member of a multi-member
-    cluster is refused (its temporary etcd would find no quorum); such clusters are upgraded by rolling each hop
-    through the running members.
+  - Works on a single member's data directory, with etcd stopped. For a member of a multi-member cluster (its
+    temporary etcd would find no quorum) one minor up only records the target, as a restart inside the running
+    cluster does the hop, once the running patch is at upstream's floor for leaving its minor and the data is ready
+    for the next minor (a warning says so); more than one minor, a downgrade or a storage change is refused, and such
+    clusters move with the rolling playbook C(playbooks/upgrade.yml), or one minor per restart.
 author:
   - etcdops maintainers (@etcdops)
 requirements:
@@ -60,7 +62,7 @@ options:
     description:
       - etcd's C(--wal-dir), when the member keeps its WAL outside C(member/wal).
       - Detection, the backup, every temporary member and a restore use it. A C(member/wal) (or any directory inside
-        C(member/)) that is a symlink needs no option: its content is backed up and restored into its target.
+        C(member/)) that is a symlink needs no option, since its content is backed up and restored into its target.
     type: path
   target_version:
     description: The etcd version the data must be ready for, C(MAJOR.MINOR.PATCH).
