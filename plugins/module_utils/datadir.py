@@ -516,8 +516,8 @@ class Backups:
         self.data_dir = data_dir
         self.root = os.path.abspath(backup_dir or os.path.dirname(data_dir.path))
         real = os.path.realpath(data_dir.path)
-        self.prefix = "%s.%s.etcd-backup." % (os.path.basename(data_dir.path),
-                                               hashlib.sha256(real.encode("utf-8")).hexdigest()[:10])
+        path_hash = hashlib.sha256(real.encode("utf-8")).hexdigest()[:10]
+        self.prefix = "%s.%s.etcd-backup." % (os.path.basename(data_dir.path), path_hash)
 
     def check_placement(self):
         """The backup must not land inside the data it copies."""
@@ -628,8 +628,8 @@ class Backups:
             return removed
         for name in os.listdir(self.root):
             path = os.path.join(self.root, name)
-            if name.startswith(self.prefix) and name.endswith((".partial", ".deleting")) \
-                    and os.path.isdir(path) and not os.path.islink(path):
+            leftover = name.startswith(self.prefix) and name.endswith((".partial", ".deleting"))
+            if leftover and os.path.isdir(path) and not os.path.islink(path):
                 shutil.rmtree(path)
                 removed.append(path)
         return removed

@@ -134,7 +134,7 @@ def validate(opts):
                                  % (key, version))
     storage = check_storage(opts["target_storage"], "target_storage")
     mode_text = str(opts["data_dir_mode"])
-    if not re.match(r"^0?o?[0-7]{3}$", mode_text) or not int(mode_text.replace("o", ""), 8) & 0o700 == 0o700:
+    if not re.match(r"^0?o?[0-7]{3}$", mode_text) or int(mode_text.replace("o", ""), 8) & 0o700 != 0o700:
         raise MigrationError("data_dir_mode %r is not an octal mode that lets etcd's owner read, write and enter: "
                              "give one such as 0700" % mode_text)
     opts["timeout"] = _positive_int(opts, "timeout")
@@ -146,7 +146,8 @@ def validate(opts):
         _check_url_list("initial_advertise_peer_urls", opts["initial_advertise_peer_urls"])
     owned = _owned_flags(opts["server_extra_args"])
     if owned:
-        raise MigrationError("server_extra_args set %s, which the migration sets itself on its temporary member: "
+        raise MigrationError("server_extra_args (ETCD_CREDS on the command line) set %s, which the migration sets "
+                             "itself on its temporary member: "
                              "remove them (use the data_dir, wal_dir, name, listen_peer_urls, "
                              "initial_advertise_peer_urls, initial_cluster and initial_cluster_token options)"
                              % ", ".join(owned))

@@ -223,8 +223,8 @@ def nth_call(calls, syscall, expect, after=None):
                 return count
         if after is not None and after in line:
             seen_after = True
-    raise AssertionError("no %s call on %r%s in the run: %s" % (syscall, expect, " after %r" % after if after else "",
-                                                                 calls))
+    where = " after %r" % after if after else ""
+    raise AssertionError("no %s call on %r%s in the run: %s" % (syscall, expect, where, calls))
 
 
 def converge(case, written, expect_restore):

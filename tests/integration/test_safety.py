@@ -163,7 +163,7 @@ def test_the_hop_proves_the_member_and_cluster_ids_of_the_data(data_dir_from, tm
 @pytest.mark.parametrize("flag", ["--data-dir=/elsewhere", "--wal-dir", "-name", "--snapshot-count=5"])
 def test_extra_args_may_not_override_what_the_engine_sets(data_dir_from, flag):
     _version, data_dir, _marks, _before = data_dir_from("3.4.23")
-    refused_untouched(data_dir, "server_extra_args set --%s" % flag.lstrip("-").split("=")[0],
+    refused_untouched(data_dir, r"server_extra_args \(ETCD_CREDS on the command line\) set --%s" % flag.lstrip("-").split("=")[0],
                       server_extra_args=[flag, "/x"])
 
 
