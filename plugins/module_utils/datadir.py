@@ -34,6 +34,8 @@ import json
 import os
 import re
 import shutil
+import socket
+import stat
 import time
 
 from .versions import MigrationError, check_storage, parse_version
@@ -200,6 +202,14 @@ class DataDir:
             raise MigrationError("%s holds %s, which etcd does not write: this is not a member's data dir. Point "
                                  "data_dir at etcd's --data-dir (it holds member/ only), or move those entries away"
                                  % (self.path, ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")))
+        if os.path.islink(self.file("member")):
+            raise MigrationError("%s/member is a symlink: etcd_migrate backs up and restores the directories inside "
+                                 "member/ (such as member/wal) when they are symlinks, not member/ itself; link those "
+                                 "instead, or point data_dir at the real directory" % self.path)
+        if self.wal_dir and os.path.lexists(self.file(WAL_REL)):
+            raise MigrationError("%s exists while wal_dir is %s: etcd uses wal_dir and ignores member/wal; move "
+                                 "member/wal away once you know it is stale, or leave wal_dir out if it is the WAL"
+                                 % (self.file(WAL_REL), self.wal_dir))
         missing = []
         if not os.path.isfile(self.file(DB_PATH)):
             missing.append(DB_PATH)
@@ -239,6 +249,9 @@ class DataDir:
                     path = os.path.join(directory, name)
                     if not os.path.islink(path):
                         continue
+                    if not os.path.exists(path):
+                        raise MigrationError("%s is a symlink to %s, which does not exist: mount or restore it, or "
+                                             "remove the link" % (path, os.readlink(path)))
                     if not os.path.isdir(path):
                         raise MigrationError("%s is a symlink to a file: etcd_migrate backs up and restores data "
                                              "behind symlinked directories only (such as member/wal); link the "
@@ -252,25 +265,49 @@ class DataDir:
             found[WAL_REL] = (os.path.realpath(self.wal_dir), None)
         return found
 
+    def ensure_owner(self):
+        """Give every entry of the member's data the data dir's owner (a root run must not leave root's files)."""
+        if os.geteuid() != 0:
+            return
+        owner = os.stat(self.path)
+        places = [self.path] + [real for real, _link in self.locations().values()]
+        for place in places:
+            for directory, dirs, files in os.walk(place):
+                for name in [""] + dirs + files:
+                    path = os.path.join(directory, name) if name else directory
+                    info = os.lstat(path)
+                    if (info.st_uid, info.st_gid) != (owner.st_uid, owner.st_gid):
+                        os.lchown(path, owner.st_uid, owner.st_gid)
+
     # --- version.txt ----------------------------------------------------
 
     def read_version_text(self):
-        """version.txt's text, or None; a file too big to be one is refused, never read whole."""
+        """version.txt's text, or None.
+
+        Opened without following a symlink or blocking on a FIFO, and only when it is a regular file of a
+        version's size: the file is in a directory etcd's user owns, and what it holds is never echoed.
+        """
         path = self.file(VERSION_FILE)
+        fix = "expected <version>/<storage> such as 3.5.30/etcd3: fix or remove it and give current_version"
         try:
-            with open(path) as handle:
-                text = handle.read(VERSION_FILE_MAX + 1)
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
         except (IOError, OSError) as exc:
             if exc.errno == errno.ENOENT:
                 return None
+            if exc.errno == errno.ELOOP:
+                raise MigrationError("%s is a symlink, %s" % (path, fix))
             raise MigrationError("cannot read %s: %s" % (path, exc.strerror or exc))
+        with os.fdopen(fd, "rb") as handle:
+            info = os.fstat(handle.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise MigrationError("%s is not a regular file, %s" % (path, fix))
+            if info.st_size > VERSION_FILE_MAX:
+                raise MigrationError("%s is %d bytes, %s" % (path, info.st_size, fix))
+            raw = handle.read(VERSION_FILE_MAX + 1)
+        try:
+            return raw.decode("ascii")
         except UnicodeDecodeError:
-            raise MigrationError("%s is not text, expected <version>/<storage> such as 3.5.30/etcd3: "
-                                 "fix or remove it and give current_version" % path)
-        if len(text) > VERSION_FILE_MAX:
-            raise MigrationError("%s is %d bytes, expected <version>/<storage> such as 3.5.30/etcd3: "
-                                 "fix or remove it and give current_version" % (path, os.path.getsize(path)))
-        return text
+            raise MigrationError("%s is not text, %s" % (path, fix))
 
     def read_version(self):
         """``(Version, storage)`` from version.txt, or None when it is missing."""
@@ -280,8 +317,8 @@ class DataDir:
         path = self.file(VERSION_FILE)
         version, sep, storage = text.strip().partition("/")
         if not sep:
-            raise MigrationError("%s holds %r, expected <version>/<storage> such as 3.5.30/etcd3: "
-                                 "fix or remove it and give current_version" % (path, text[:80]))
+            raise MigrationError("%s: expected <version>/<storage> such as 3.5.30/etcd3 (what it holds is not shown): "
+                                 "fix or remove it and give current_version" % path)
         try:
             return parse_version(version, "version in %s" % path), check_storage(storage, "storage in %s" % path)
         except MigrationError as exc:
@@ -342,7 +379,7 @@ class DataDir:
         try:
             with open(path) as handle:
                 marker = json.loads(handle.read(65536))
-            if not isinstance(marker, dict) or not isinstance(marker.get("backup"), str):
+            if not isinstance(marker, dict) or not isinstance(marker.get("backup"), (str, type(None))):
                 raise ValueError("no backup named")
         except (ValueError, UnicodeDecodeError) as exc:
             raise MigrationError("%s says a previous run died in the middle of a step, but it is unreadable (%s): the "
@@ -390,14 +427,6 @@ class DataDir:
                 if name in (WORK_DIR, STAGING_DIR) or OWN_TEMP.match(name):
                     _remove(os.path.join(place, name))
                     removed.append(os.path.join(place, name))
-        # Scratch directories of earlier releases, beside the data dir.
-        parent, base = os.path.split(self.path)
-        legacy = re.compile(r"^%s\.(restore|etcd2)-\d+$" % re.escape(base))
-        for name in os.listdir(parent):
-            path = os.path.join(parent, name)
-            if legacy.match(name) and os.path.isdir(path) and not os.path.islink(path):
-                shutil.rmtree(path)
-                removed.append(path)
         return removed
 
     # --- contents -------------------------------------------------------
@@ -408,7 +437,13 @@ class DataDir:
         The marker must be in place: it is what makes a killed restore start again.
         """
         manifest = Backups.verify(backup, self)
-        locations = dict((rel, tuple(value)) for rel, value in manifest["locations"].items())
+        locations = {}
+        for rel, (real, link, device) in manifest["locations"].items():
+            if not os.path.isdir(real) or os.stat(real).st_dev != device:
+                raise MigrationError("%s, where this member's %s lived when %s was made, is missing or on another "
+                                     "filesystem now (a disk not mounted?): nothing was changed; mount it and run "
+                                     "again" % (real, rel, backup))
+            locations[rel] = (real, link)
         places = [(backup, self.path, set(locations) | {BACKUP_MANIFEST}, locations)]
         places += [(os.path.join(backup, rel), real, set(), {}) for rel, (real, _link) in sorted(locations.items())]
         try:
@@ -452,8 +487,11 @@ class DataDir:
 def _copy_tree(source, target, skip, links, follow=False):
     """Copy ``source``'s entries into the existing ``target``; at ``links`` paths recreate the symlink instead.
 
-    ``follow`` copies what symlinks point to.  Errors surface as the OSError of the call that failed.
+    ``follow`` copies what symlinks point to.  Owners are kept (when run as root).  Errors surface as the
+    OSError of the call that failed.
     """
+    as_root = os.geteuid() == 0
+
     def walk(rel):
         for name in os.listdir(os.path.join(source, rel)):
             if name in TOLERATED:  # a mount point's own, never part of a member's data
@@ -466,13 +504,16 @@ def _copy_tree(source, target, skip, links, follow=False):
                 continue
             if sub in skip:
                 continue
-            src = os.path.join(source, sub)
+            src, dst = os.path.join(source, sub), os.path.join(target, sub)
             if os.path.isdir(src) and (follow or not os.path.islink(src)):
-                os.mkdir(os.path.join(target, sub))
-                shutil.copystat(src, os.path.join(target, sub))
+                os.mkdir(dst)
+                shutil.copystat(src, dst)
                 walk(sub)
             else:
-                shutil.copy2(src, os.path.join(target, sub), follow_symlinks=follow)
+                shutil.copy2(src, dst, follow_symlinks=follow)
+            if as_root:
+                info = os.stat(src) if follow else os.lstat(src)
+                os.lchown(dst, info.st_uid, info.st_gid)
     walk("")
 
 
@@ -484,8 +525,6 @@ def _clear_dir(path, keep=()):
 
 def _stage(source, place, skip, links):
     """A complete, fsynced copy of ``source`` in ``place``'s staging directory."""
-    if not os.path.isdir(place):
-        os.makedirs(place, 0o700)
     staging = os.path.join(place, STAGING_DIR)
     _remove(staging)
     os.mkdir(staging, 0o700)
@@ -503,21 +542,41 @@ def _swap_in(place):
     _fsync_dir(place)
 
 
+def host_identity():
+    """This machine's identity, so hosts sharing a backup_dir (NFS) never take each other's backups."""
+    try:
+        with open("/etc/machine-id") as handle:
+            machine = handle.read().strip()
+    except (IOError, OSError):
+        machine = ""
+    return {"machine_id": machine, "hostname": socket.gethostname()}
+
+
+def _sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 class Backups:
     """Full copies of one data dir in ``backup_dir``.
 
-    Named ``<dir name>.<hash of its real path>.etcd-backup.<UTC time>.v<version>``
-    (the names sort by time, oldest first), each with a manifest naming the data
-    dir it belongs to.  Only real directories with this data dir's name prefix
-    and manifest are ever listed, pruned or restored.
+    Named ``<dir name>.<hash of host and real path>.etcd-backup.<UTC time>.v<version>``
+    (the names sort by time, oldest first), each with a manifest naming the host and
+    data dir it belongs to and every file with its size and sha256.  Only real
+    directories with this data dir's name prefix and manifest are ever listed,
+    pruned or restored.
     """
 
     def __init__(self, data_dir, backup_dir=None):
         self.data_dir = data_dir
         self.root = os.path.abspath(backup_dir or os.path.dirname(data_dir.path))
-        real = os.path.realpath(data_dir.path)
-        path_hash = hashlib.sha256(real.encode("utf-8")).hexdigest()[:10]
-        self.prefix = "%s.%s.etcd-backup." % (os.path.basename(data_dir.path), path_hash)
+        self.owner = dict(host_identity(), data_dir=os.path.realpath(data_dir.path))
+        identity = "\0".join([self.owner["machine_id"], self.owner["hostname"]]).encode("utf-8")
+        self.path_hash = hashlib.sha256(identity + b"\0" + os.fsencode(self.owner["data_dir"])).hexdigest()[:10]
+        self.prefix = "%s.%s.etcd-backup." % (os.path.basename(data_dir.path), self.path_hash)
 
     def check_placement(self):
         """The backup must not land inside the data it copies."""
@@ -536,10 +595,12 @@ class Backups:
         return set(name for name in os.listdir(self.data_dir.path)
                    if (name in OWN_NAMES and name != VERSION_FILE) or name in TOLERATED or OWN_TEMP.match(name))
 
-    def create(self, version_label):
-        """A complete, verified copy; refused up front when it does not fit."""
+    def create(self, version_label, keep):
+        """A complete, verified copy; older backups beyond ``keep`` - 1 go first, and it must fit."""
         if not os.path.isdir(self.root):
             os.makedirs(self.root, 0o700)
+        # Retention counts the new copy: failed attempts in a row do not pile copies up on the disk.
+        removed = self.prune(keep - 1, protect=[])
         locations = self.data_dir.locations()
         size = tree_size(self.data_dir.path) + (tree_size(self.data_dir.wal_dir) if self.data_dir.wal_dir else 0)
         check_space(self.root, size, "the backup of %s" % self.data_dir.path)
@@ -548,7 +609,7 @@ class Backups:
         final = os.path.join(self.root, "%s%s.v%s" % (self.prefix, stamp, version_label))
         if os.path.lexists(final):  # same microsecond: take the next one
             time.sleep(0.001)
-            return self.create(version_label)
+            return self.create(version_label, keep)
         partial = final + ".partial"
         try:
             os.mkdir(partial, 0o700)
@@ -561,10 +622,10 @@ class Backups:
             for directory, _dirs, names in os.walk(partial):
                 for name in names:
                     path = os.path.join(directory, name)
-                    files[os.path.relpath(path, partial)] = os.path.getsize(path)
-            manifest = {"data_dir": os.path.realpath(self.data_dir.path), "version": version_label,
-                        "locations": dict((rel, list(value)) for rel, value in locations.items()),
-                        "files": files, "created": stamp}
+                    files[os.path.relpath(path, partial)] = [os.path.getsize(path), _sha256(path)]
+            manifest = dict(self.owner, version=version_label, created=stamp, files=files,
+                            locations=dict((rel, [real, link, os.stat(real).st_dev])
+                                           for rel, (real, link) in locations.items()))
             _fsync_tree(partial)
             atomic_write(os.path.join(partial, BACKUP_MANIFEST), json.dumps(manifest, sort_keys=True))
             os.rename(partial, final)
@@ -576,28 +637,39 @@ class Backups:
                                      "needed): nothing was changed; free space or point backup_dir elsewhere"
                                      % (mount_point(self.root), self.data_dir.path, size))
             raise
-        return final
+        return final, removed
 
     @staticmethod
     def verify(path, data_dir):
-        """The manifest of a complete backup of ``data_dir``; refuses anything else with what to do."""
+        """The manifest of a complete, intact backup of ``data_dir``; refuses anything else with what to do."""
         def refuse(problem):
-            raise MigrationError("the backup %s %s: nothing was changed. Restore the member's data by hand from a "
-                                 "complete backup (or a snapshot), then remove %s"
+            raise MigrationError("the backup %s %s: nothing was changed. Restore the member's data by hand (stop etcd, "
+                                 "replace the data dir's contents with those of a complete backup of this member, or "
+                                 "restore a snapshot), then remove %s"
                                  % (path, problem, data_dir.file(INFLIGHT_FILE)))
         if os.path.islink(path) or not os.path.isdir(path):
             refuse("is missing")
         try:
             with open(os.path.join(path, BACKUP_MANIFEST)) as handle:
                 manifest = json.load(handle)
-        except (IOError, OSError, ValueError):
-            refuse("has no readable manifest, so it may be incomplete")
-        if manifest.get("data_dir") != os.path.realpath(data_dir.path):
-            refuse("belongs to %s, not to this data dir" % manifest.get("data_dir"))
-        for rel, size in manifest.get("files", {}).items():
+            files, locations = manifest["files"], manifest["locations"]
+            owner = (manifest["data_dir"], manifest["machine_id"], manifest["hostname"])
+        except (IOError, OSError, ValueError, KeyError, TypeError):
+            refuse("has no readable manifest (it is incomplete, or made by an earlier release)")
+        expected = Backups(data_dir)
+        if owner != (expected.owner["data_dir"], expected.owner["machine_id"], expected.owner["hostname"]):
+            refuse("belongs to %s on %s, not to this data dir on this host" % (owner[0], owner[2]))
+        if DB_PATH not in files or not [rel for rel in files if rel.startswith(WAL_REL + os.sep)
+                                        and rel.endswith(".wal")]:
+            refuse("holds no member/snap/db or no WAL segment")
+        for rel, (size, digest) in files.items():
             full = os.path.join(path, rel)
             if not os.path.isfile(full) or os.path.getsize(full) != size:
                 refuse("is incomplete (%s is missing or has the wrong size)" % rel)
+            if _sha256(full) != digest:
+                refuse("is damaged (%s does not match its checksum)" % rel)
+        if not isinstance(locations, dict):
+            refuse("has no readable manifest (it is incomplete, or made by an earlier release)")
         return manifest
 
     def existing(self):
@@ -605,7 +677,6 @@ class Backups:
         if not os.path.isdir(self.root):
             return []
         found = []
-        real = os.path.realpath(self.data_dir.path)
         for name in os.listdir(self.root):
             path = os.path.join(self.root, name)
             if not name.startswith(self.prefix) or name.endswith((".partial", ".deleting")):
@@ -614,9 +685,10 @@ class Backups:
                 continue
             try:
                 with open(os.path.join(path, BACKUP_MANIFEST)) as handle:
-                    if json.load(handle).get("data_dir") != real:
-                        continue
-            except (IOError, OSError, ValueError):
+                    manifest = json.load(handle)
+                if any(manifest.get(key) != value for key, value in self.owner.items()):
+                    continue
+            except (IOError, OSError, ValueError, AttributeError):
                 continue
             found.append(path)
         return sorted(found)

@@ -14,17 +14,19 @@ import errno
 import os
 import re
 import shutil
+import tempfile
 import time
 
-from .datadir import Backups, DataDir, free_bytes, mount_point
+from .datadir import INFLIGHT_FILE, WORK_DIR, Backups, DataDir, free_bytes, mount_point
 from .bbolt import FormatError
 from .detect import members, safe_detect
-from .etcd_process import available_versions
+from .etcd_process import available_versions, check_port_free
 from .membership import record_only_plan
 from .plan import RECORD, plan_migration
 from .steps import StepRunner
 from .versions import MigrationError, check_storage, parse_version
 
+from urllib.error import URLError
 from urllib.parse import urlparse
 
 DEFAULTS = {
@@ -142,6 +144,9 @@ def validate(opts):
     opts["backups_to_keep"] = _positive_int(opts, "backups_to_keep")
     opts["ttl_keys_ttl"] = _positive_int(opts, "ttl_keys_ttl")
     _check_url_list("listen_peer_urls", opts["listen_peer_urls"])
+    if opts["client_port"] in [urlparse(url.strip()).port for url in str(opts["listen_peer_urls"]).split(",")]:
+        raise MigrationError("client_port %d is also the port of listen_peer_urls: give them different ports"
+                             % opts["client_port"])
     if opts["initial_advertise_peer_urls"]:
         _check_url_list("initial_advertise_peer_urls", opts["initial_advertise_peer_urls"])
     owned = _owned_flags(opts["server_extra_args"])
@@ -187,6 +192,12 @@ def _recover_interrupted_run(data_dir, check_mode, say, result):
     inflight = data_dir.read_inflight()
     if inflight is None:
         return
+    if inflight["backup"] is None:
+        raise MigrationError("a previous run with backup: false died during %s, so %s may be half-migrated and there "
+                             "is no backup to put back: nothing was changed. Check the data (its scratch copies are "
+                             "in %s), restore it from a snapshot if needed, then remove %s"
+                             % (inflight.get("step"), data_dir.path, data_dir.file(WORK_DIR),
+                                data_dir.file(INFLIGHT_FILE)))
     Backups.verify(inflight["backup"], data_dir)
     message = "a previous run died during %s; the data dir is restored from %s" % (
         inflight.get("step"), inflight["backup"])
@@ -194,6 +205,7 @@ def _recover_interrupted_run(data_dir, check_mode, say, result):
         result["warnings"].append(message.replace("is restored", "will be restored"))
         return
     data_dir.restore_from(inflight["backup"])
+    data_dir.ensure_owner()
     data_dir.clear_inflight()
     result["changed"] = True
     result["warnings"].append(message)
@@ -238,6 +250,7 @@ def _migrate_locked(data_dir, opts, target, target_storage, mode, check_mode, sa
     if not check_mode:
         for path in data_dir.remove_leftovers() + backups.remove_leftovers():
             result["warnings"].append("removed %s, left by a run that was killed" % path)
+            result["changed"] = True
     empty = data_dir.is_empty()
     if not empty:
         data_dir.check_member_data()
@@ -260,13 +273,17 @@ def _migrate_locked(data_dir, opts, target, target_storage, mode, check_mode, sa
 
     data_steps = [s for s in plan.steps if s.action != RECORD]
     if data_steps:
-        _refuse_unreadable(data_dir)
+        _preflight(data_dir, opts)
     if data_steps and opts["backup"]:
-        result["backup"] = backups.create(str(current))
+        result["backup"], result["removed_backups"] = backups.create(str(current), opts["backups_to_keep"])
         say("backup of %s in %s" % (data_dir.path, result["backup"]))
     work_dir = data_dir.work_dir() if data_steps else None
+    log_dir = os.path.join(tempfile.gettempdir(), "etcd-migrate-%s.logs" % backups.path_hash)
+    shutil.rmtree(log_dir, ignore_errors=True)
     try:
-        runner = StepRunner(data_dir, opts.get("bin_dir"), work_dir, opts)
+        if data_steps:
+            os.mkdir(log_dir, 0o700)
+        runner = StepRunner(data_dir, opts.get("bin_dir"), work_dir, opts, log_dir)
         for step in plan.steps:
             started = time.monotonic()
             say("%s %s -> %s%s" % (step.action, step.from_version, step.to_version,
@@ -280,15 +297,18 @@ def _migrate_locked(data_dir, opts, target, target_storage, mode, check_mode, sa
             result["changed"] = True
         result["warnings"].extend(runner.notes)
     finally:
-        if work_dir:
+        # A step that failed without a backup keeps its marker, and its scratch copies for the operator.
+        if work_dir and not os.path.exists(data_dir.file(INFLIGHT_FILE)):
             shutil.rmtree(work_dir, ignore_errors=True)
+        shutil.rmtree(log_dir, ignore_errors=True)
     if data_dir.write_version(target, target_storage):
         result["changed"] = True
     if data_dir.ensure_mode(mode):
         result["changed"] = True
+    data_dir.ensure_owner()
     if opts["backup"]:
         # Retention is applied after every success, so a run killed while pruning is finished by the next one.
-        result["removed_backups"] = backups.prune(opts["backups_to_keep"], protect=[result["backup"]])
+        result["removed_backups"] += backups.prune(opts["backups_to_keep"], protect=[result["backup"]])
         result["changed"] = result["changed"] or bool(result["removed_backups"])
     return result
 
@@ -321,28 +341,38 @@ def _logged_disk_full(work_dir):
     return False
 
 
-def _refuse_unreadable(data_dir):
-    """Damaged files are refused before the backup: every step proves its member by the IDs they hold."""
+def _preflight(data_dir, opts):
+    """What would make a step fail is refused before the backup: damaged files, auth, busy ports."""
     found = safe_detect(data_dir.path, wal_dir=data_dir.wal_dir)
     if found.get("error"):
         raise MigrationError("%s cannot be read (%s): the member's data is damaged and nothing was changed; restore "
                              "it from a backup or a snapshot" % (data_dir.path, found["error"]))
+    if (found.get("db") or {}).get("auth_enabled"):
+        raise MigrationError("auth is enabled in %s's data: the migration's temporary member cannot read it without "
+                             "credentials, and takes none. Nothing was changed; run 'etcdctl auth disable' before "
+                             "and 'auth enable' after, or roll the cluster with playbooks/upgrade.yml"
+                             % data_dir.path)
+    ports = [("127.0.0.1", opts["client_port"])]
+    ports += [(url.hostname, url.port) for url in map(urlparse, str(opts["listen_peer_urls"]).split(","))]
+    for host, port in ports:
+        check_port_free(host, port)
 
 
 def _run_guarded(runner, step, data_dir, backup):
     """Run one data step; on failure put the data dir back from the backup."""
     label = "%s %s -> %s" % (step.action, step.from_version, step.to_version)
-    if backup:
-        data_dir.mark_inflight(label, backup)
+    # Without a backup the marker still tells the next run that this step never finished.
+    data_dir.mark_inflight(label, backup)
     try:
         runner.run(step)
     except Exception as exc:
-        reason = describe_os_error(exc) if isinstance(exc, (IOError, OSError)) else str(exc)
-        free = free_bytes(data_dir.path)
-        if "filesystem mounted at" not in reason and (free < WAL_SEGMENT_BYTES or _logged_disk_full(runner.work_dir)):
+        os_error = isinstance(exc, (IOError, OSError)) and not isinstance(exc, URLError)
+        reason = describe_os_error(exc) if os_error else str(exc)
+        if "filesystem mounted at" not in reason and ("no space left" in reason.lower()
+                                                      or _logged_disk_full(runner.log_dir)):
             reason += ("\nNo space left on device: the filesystem mounted at %s has %d bytes free, and etcd needs "
                        "%d for a new WAL segment besides its db; free space there and run again"
-                       % (mount_point(data_dir.path), free, WAL_SEGMENT_BYTES))
+                       % (mount_point(data_dir.path), free_bytes(data_dir.path), WAL_SEGMENT_BYTES))
         if backup:
             try:
                 data_dir.restore_from(backup)
@@ -350,8 +380,9 @@ def _run_guarded(runner, step, data_dir, backup):
                 why = describe_os_error(restore_exc) if isinstance(restore_exc, (IOError, OSError)) else restore_exc
                 raise StepFailed("step %s failed: %s\nPutting the backup %s back failed too (%s); the marker stays, "
                                  "so the next run restores it: fix that and run again" % (label, reason, backup, why))
+            data_dir.ensure_owner()
             data_dir.clear_inflight()
             raise StepFailed("step %s failed: %s\nThe data dir was restored from the backup %s."
                              % (label, reason, backup))
-        raise StepFailed("step %s failed without a backup (backup: false): %s\nThe data dir may be partly migrated."
-                         % (label, reason))
+        raise StepFailed("step %s failed without a backup (backup: false): %s\nThe data dir may be partly migrated; "
+                         "check it, then remove %s" % (label, reason, data_dir.file(INFLIGHT_FILE)))

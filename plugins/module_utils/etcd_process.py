@@ -96,7 +96,7 @@ def available_versions(bin_dir):
     return sorted(found)
 
 
-def _check_free(host, port):
+def check_port_free(host, port):
     """Refuse to start next to another process on our port: it, not our etcd, would answer."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     probe = socket.socket(family, socket.SOCK_STREAM)
@@ -150,7 +150,7 @@ class Member:
 
     def start(self):
         for host, port in self.listen:
-            _check_free(host, port)
+            check_port_free(host, port)
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen([self.tools.path("etcd")] + self.args, stdout=log, stderr=log,
                                          stdin=subprocess.DEVNULL, env=server_environment(self.tools.version),

@@ -24,10 +24,12 @@ class StepRunner:
     initial_cluster_token, server_extra_args and timeout.
     """
 
-    def __init__(self, data_dir, bin_dir, work_dir, options):
+    def __init__(self, data_dir, bin_dir, work_dir, options, log_dir=None):
         self.data_dir = data_dir
         self.bin_dir = bin_dir
         self.work_dir = work_dir
+        # Off the data's disk, so a full disk cannot cut the log that says so.
+        self.log_dir = log_dir or work_dir
         self.options = options
         self.notes = []
 
@@ -50,7 +52,7 @@ class StepRunner:
         settings.update(overrides)
         if data_dir is None:
             settings["wal_dir"] = self.data_dir.wal_dir
-        log_path = os.path.join(self.work_dir, "etcd-%s%s.log" % (version, "-new" if data_dir else ""))
+        log_path = os.path.join(self.log_dir, "etcd-%s%s.log" % (version, "-new" if data_dir else ""))
         return Member(Toolset(self.bin_dir, version), data_dir or self.data_dir.path, log_path, **settings)
 
     def data_ids(self):

@@ -174,7 +174,7 @@ def upgrade(written_by, tmp_path):
     """3.4.23 -> newest 3.5, keeping one backup, with an older backup of this data dir to prune."""
     written = written_by("3.4.23")
     case = Case(tmp_path, written[1], etcd_version("3.5"))
-    Backups(DataDir(str(case.data)), str(case.backups)).create(written[0])
+    Backups(DataDir(str(case.data)), str(case.backups)).create(written[0], keep=3)
     return case, written
 
 
