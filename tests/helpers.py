@@ -4,6 +4,7 @@ import contextlib
 import hashlib
 import os
 import shutil
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -90,8 +91,12 @@ def tree_digest(path):
         dirs.sort()
         for name in sorted(files):
             full = os.path.join(directory, name)
-            digest.update(("%s %o\n" % (os.path.relpath(full, path), os.stat(full).st_mode)).encode())
-            digest.update(Path(full).read_bytes())
+            info = os.lstat(full)
+            digest.update(("%s %o\n" % (os.path.relpath(full, path), info.st_mode)).encode())
+            if stat.S_ISLNK(info.st_mode):
+                digest.update(os.readlink(full).encode())
+            elif stat.S_ISREG(info.st_mode):
+                digest.update(Path(full).read_bytes())
     digest.update(("%o" % os.stat(path).st_mode).encode())
     return digest.hexdigest()
 

@@ -438,8 +438,9 @@ class DataDir:
         """
         manifest = Backups.verify(backup, self)
         locations = {}
-        for rel, (real, link, device) in manifest["locations"].items():
-            if not os.path.isdir(real) or os.stat(real).st_dev != device:
+        for rel, (real, link, identity) in manifest["locations"].items():
+            # The same directory (device and inode), not an empty mount point left by a disk not mounted.
+            if not os.path.isdir(real) or [os.stat(real).st_dev, os.stat(real).st_ino] != identity:
                 raise MigrationError("%s, where this member's %s lived when %s was made, is missing or on another "
                                      "filesystem now (a disk not mounted?): nothing was changed; mount it and run "
                                      "again" % (real, rel, backup))
@@ -624,7 +625,7 @@ class Backups:
                     path = os.path.join(directory, name)
                     files[os.path.relpath(path, partial)] = [os.path.getsize(path), _sha256(path)]
             manifest = dict(self.owner, version=version_label, created=stamp, files=files,
-                            locations=dict((rel, [real, link, os.stat(real).st_dev])
+                            locations=dict((rel, [real, link, [os.stat(real).st_dev, os.stat(real).st_ino]])
                                            for rel, (real, link) in locations.items()))
             _fsync_tree(partial)
             atomic_write(os.path.join(partial, BACKUP_MANIFEST), json.dumps(manifest, sort_keys=True))

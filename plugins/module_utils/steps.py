@@ -9,6 +9,7 @@ __metaclass__ = type
 
 import base64
 import os
+from urllib.error import HTTPError
 
 from .detect import safe_detect
 from .etcd_process import Member, Toolset, reports_storage_version
@@ -190,8 +191,7 @@ class StepRunner:
             for kv in kvs:
                 if kv.get("lease") and kv["lease"] not in ttls:
                     ttls[kv["lease"]] = int(member.v3("/kv/lease/timetolive", {"ID": kv["lease"]}).get("TTL", 0))
-        entries = [(_v2_path(kv), base64.b64decode(kv.get("value", "")).decode("utf-8"),
-                    ttls.get(kv.get("lease"))) for kv in kvs]
+        entries = [(_v2_path(kv), _v2_value(kv), ttls.get(kv.get("lease"))) for kv in kvs]
         built = os.path.join(self.work_dir, "etcd2")
         with self.member(version, data_dir=built, name=name, initial_advertise_peer_urls=peer_urls,
                          initial_cluster=initial_cluster,
@@ -199,7 +199,12 @@ class StepRunner:
                          initial_cluster_token=self.options["initial_cluster_token"]) as fresh:
             fresh.wait_ready(self.options["timeout"], cluster_version=cluster_version_text(version))
             for path, value, ttl in entries:
-                fresh.v2("PUT", path, dict(value=value, **({"ttl": ttl} if ttl else {})))
+                try:
+                    fresh.v2("PUT", path, dict(value=value, **({"ttl": ttl} if ttl else {})))
+                except HTTPError as exc:
+                    raise MigrationError("etcd %s refused the key %r in its v2 store (%s): the v2 store cannot hold "
+                                         "it (a key that is also another key's directory, or not a clean path); "
+                                         "keep etcd3 storage" % (version, path, exc))
             served = _v2_flatten(fresh.v2("GET", "/", query={"recursive": "true"}).get("node", {}))
         wanted = dict((path, value) for path, value, _ttl in entries)
         if served != wanted:
@@ -229,6 +234,15 @@ def _prefix_end(prefix):
 def _v2_path(kv):
     key = base64.b64decode(kv["key"]).decode("utf-8")
     return key if key.startswith("/") else "/" + key
+
+
+def _v2_value(kv):
+    raw = base64.b64decode(kv.get("value", ""))
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise MigrationError("the value of %r is not UTF-8 text (Kubernetes stores protobuf): the v2 store holds "
+                             "text only; keep etcd3 storage" % _v2_path(kv))
 
 
 def _v2_flatten(node, out=None):

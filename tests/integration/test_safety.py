@@ -6,6 +6,8 @@ nothing was lost and that the error names the problem and the fix.
 
 import json
 import os
+import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -233,11 +235,14 @@ def test_a_read_only_backup_dir_is_one_line_from_the_cli(data_dir_from, tmp_path
     assert tree_digest(data_dir) == digest
 
 
+def cli_args(data_dir, target, *args):
+    return [sys.executable, str(CLI), "--data-dir", str(data_dir), "--target-version", target,
+            "--bin-dir", str(BIN_ROOT), "--client-port", str(free_port()),
+            "--listen-peer-urls", "http://127.0.0.1:%d" % free_port()] + list(args)
+
+
 def cli(data_dir, target, *args):
-    return subprocess.run([sys.executable, str(CLI), "--data-dir", str(data_dir), "--target-version", target,
-                           "--bin-dir", str(BIN_ROOT), "--client-port", str(free_port()),
-                           "--listen-peer-urls", "http://127.0.0.1:%d" % free_port()] + list(args),
-                          capture_output=True, text=True, timeout=600, check=False)
+    return subprocess.run(cli_args(data_dir, target, *args), capture_output=True, text=True, timeout=600, check=False)
 
 
 # --- disk full --------------------------------------------------------------------------
@@ -315,3 +320,146 @@ def test_a_huge_version_file_is_never_echoed(data_dir_from, tmp_path):
     run = cli(data_dir, etcd_version("3.5"))
     assert run.returncode == 1 and len(run.stdout) + len(run.stderr) < 1000
     assert "is 10000012 bytes, expected <version>/<storage>" in run.stderr
+
+
+# --- found by an adversarial review --------------------------------------------------
+
+def test_a_damaged_backup_with_the_right_sizes_is_refused(data_dir_from):
+    version, data_dir, _marks, _before = data_dir_from("3.4.23")
+    backup = Backups(DataDir(str(data_dir)), str(data_dir.parent / "b")).create(version, keep=3)[0]
+    db = Path(backup) / "member" / "snap" / "db"
+    db.write_bytes(db.read_bytes()[:8192] + b"\0" * (db.stat().st_size - 8192))
+    (data_dir / MARKER).write_text(json.dumps({"step": "upgrade", "backup": backup}))
+    refused_untouched(data_dir, r"is damaged \(member/snap/db does not match its checksum\)")
+
+
+def test_another_hosts_backup_of_the_same_path_is_never_pruned(written_by, tmp_path):
+    """Hosts sharing a backup_dir (NFS) with the same data dir path: one host's retention keeps the other's."""
+    version, pristine, _marks, _before = written_by("3.4.23")
+    data_dir, shared = tmp_path / "data", tmp_path / "shared"
+    copy_tree(pristine, data_dir)
+    other_host = subprocess.run(
+        ["unshare", "--uts", "sh", "-c", 'hostname etcd-elsewhere && exec "$@"', "sh"]
+        + cli_args(data_dir, etcd_version("3.5"), "--backup-dir", str(shared), "--backups-to-keep", "1"),
+        capture_output=True, text=True, timeout=600, check=False)
+    assert other_host.returncode == 0, other_host.stderr
+    theirs = json.loads(other_host.stdout)["backup"]
+    subprocess.run(["rm", "-rf", str(data_dir)], check=True)
+    copy_tree(pristine, data_dir)
+    ours = migrate(params(data_dir, etcd_version("3.5"), backup_dir=str(shared), backups_to_keep=1))
+    assert ours["removed_backups"] == [] and os.path.isdir(theirs) and theirs != ours["backup"]
+
+
+def test_a_wal_disk_not_mounted_at_recovery_is_refused_until_it_is(written_by, tmp_path):
+    version, pristine, marks, before = written_by("3.4.23")
+    data_dir, disk, mount = tmp_path / "data", tmp_path / "disk", tmp_path / "walmount"
+    copy_tree(pristine, data_dir)
+    mount.mkdir()
+    with tmpfs(disk, "128m"):
+        subprocess.run(["mount", "--bind", str(disk), str(mount)], check=True)
+        try:
+            unmounted_wal_recovery(data_dir, mount, disk, tmp_path, version, marks, before)
+        finally:
+            subprocess.run(["umount", str(mount)], check=False)
+
+
+def unmounted_wal_recovery(data_dir, mount, disk, tmp_path, version, marks, before):
+    """The WAL moved to a disk mounted at ``mount``; a run dies mid-hop; the disk is not mounted at the re-run."""
+    shutil.move(str(data_dir / "member" / "wal"), str(mount / "wal"))
+    os.symlink(str(mount / "wal"), str(data_dir / "member" / "wal"))
+    backup = Backups(DataDir(str(data_dir)), str(tmp_path / "b")).create(version, keep=3)[0]
+    (data_dir / MARKER).write_text(json.dumps({"step": "upgrade", "backup": backup}))  # a run died mid-hop
+    subprocess.run(["umount", str(mount)], check=True)
+    (mount / "wal").mkdir()  # what a late mount leaves: an empty directory on the root disk
+    with pytest.raises(MigrationError, match="is missing or on another filesystem now .*mount it and run again"):
+        migrate(params(data_dir, version, backup_dir=str(tmp_path / "b")))
+    assert os.listdir(mount / "wal") == [] and (data_dir / MARKER).exists()
+    (mount / "wal").rmdir()
+    subprocess.run(["mount", "--bind", str(disk), str(mount)], check=True)
+    result = migrate(params(data_dir, version, backup_dir=str(tmp_path / "b")))
+    assert "previous run died" in " ".join(result["warnings"])
+    same_data(before, state_on(version, data_dir, tmp_path, marks)[0])
+
+
+def test_a_root_run_leaves_every_file_to_the_data_dirs_owner(data_dir_from, tmp_path):
+    version, data_dir, marks, before = data_dir_from("3.4.23")
+    subprocess.run(["chown", "-R", "4242:4243", str(data_dir)], check=True)
+    v35 = etcd_version("3.5")
+
+    def owners():
+        return {(os.lstat(os.path.join(d, n)).st_uid, os.lstat(os.path.join(d, n)).st_gid)
+                for d, dirs, files in os.walk(data_dir) for n in dirs + files}
+    with pytest.raises(MigrationError, match="restored from the backup"):
+        migrate(params(data_dir, v35, bin_dir=str(broken_bin_dir(tmp_path, v35, [v35]))))
+    assert owners() == {(4242, 4243)}
+    migrate(params(data_dir, v35))
+    assert owners() == {(4242, 4243)}
+    same_data(before, state_on(v35, data_dir, tmp_path, marks)[0])
+
+
+def test_failed_attempts_in_a_row_keep_no_more_backups_than_asked(data_dir_from, tmp_path):
+    _version, data_dir, _marks, _before = data_dir_from("3.4.23")
+    v35 = etcd_version("3.5")
+    broken = broken_bin_dir(tmp_path, v35, [v35])
+    for _attempt in range(3):
+        with pytest.raises(MigrationError, match="restored from the backup"):
+            migrate(params(data_dir, v35, bin_dir=str(broken), backup_dir=str(tmp_path / "b"), backups_to_keep=1))
+    assert len(os.listdir(tmp_path / "b")) == 1
+
+
+@pytest.mark.parametrize("kind", ["symlink", "fifo"])
+def test_a_version_file_that_is_not_a_regular_file_is_refused_unread(data_dir_from, tmp_path, kind):
+    _version, data_dir, _marks, _before = data_dir_from("3.4.23")
+    secret = tmp_path / "secret"
+    secret.write_text("root:$6$SECRET")
+    (data_dir / "version.txt").unlink()
+    if kind == "symlink":
+        (data_dir / "version.txt").symlink_to(secret)
+    else:
+        os.mkfifo(str(data_dir / "version.txt"))
+    message = refused_untouched(data_dir, "version.txt is (a symlink|not a regular file)")
+    assert "SECRET" not in message
+
+
+def test_auth_enabled_data_is_refused_before_the_backup(data_dir_from, tmp_path):
+    version, data_dir, _marks, _before = data_dir_from("3.4.23")
+    with running_etcd(version, data_dir, tmp_path) as member:
+        member.ctl("user", "add", "root:pw")
+        member.ctl("user", "grant-role", "root", "root")
+        member.ctl("auth", "enable")
+    refused_untouched(data_dir, "auth is enabled in .*'etcdctl auth disable'")
+
+
+def test_wal_dir_beside_a_member_wal_is_refused(data_dir_from, tmp_path):
+    _version, data_dir, _marks, _before = data_dir_from("3.4.23")
+    (tmp_path / "wal").mkdir()
+    refused_untouched(data_dir, "member/wal exists while wal_dir is", wal_dir=str(tmp_path / "wal"))
+
+
+def test_port_problems_are_refused_before_the_backup(data_dir_from):
+    _version, data_dir, _marks, _before = data_dir_from("3.4.23")
+    port = free_port()
+    refused_untouched(data_dir, "client_port %d is also the port of listen_peer_urls" % port, client_port=port,
+                      listen_peer_urls="http://127.0.0.1:%d" % port)
+    with socket.socket() as foreign:
+        foreign.bind(("127.0.0.1", 0))
+        foreign.listen()
+        taken = foreign.getsockname()[1]
+        refused_untouched(data_dir, "port %d on 127.0.0.1 is in use by another process" % taken,
+                          listen_peer_urls="http://127.0.0.1:%d" % taken)
+
+
+def test_a_data_dir_path_that_is_not_utf8_works(written_by, tmp_path):
+    version, pristine, marks, before = written_by("3.4.23")
+    data_dir = Path(os.fsdecode(os.path.join(os.fsencode(str(tmp_path)), b"data-\xff")))
+    copy_tree(pristine, data_dir)
+    migrate(params(data_dir, etcd_version("3.5")))
+    same_data(before, state_on(etcd_version("3.5"), data_dir, tmp_path, marks)[0])
+
+
+def test_values_the_v2_store_cannot_hold_are_named(data_dir_from):
+    version, data_dir, _marks, _before = data_dir_from("3.5")
+    with running_etcd(version, data_dir, data_dir.parent) as member:
+        member.v3("/kv/put", {"key": "L3JlZ2lzdHJ5L3BvZHMvcA==", "value": "azhzAP8="})  # /registry/pods/p, protobuf
+    with pytest.raises(MigrationError, match="the value of '/registry/pods/p' is not UTF-8 text"):
+        migrate(params(data_dir, version, target_storage="etcd2"))
