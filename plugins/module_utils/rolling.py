@@ -163,8 +163,9 @@ def rolling_preflight(members, target, available, settings=None):
     Returns ``hops`` (each with ``version``, ``action`` (upgrade, downgrade, or
     snapshot: a restart with snapshot-count 1), ``from``, ``minor``,
     ``check_v2store``, and the server role's ``snapshot_count`` and
-    ``rejected_settings`` (keys left out of the configuration) for it), ``order`` (hosts, the leader last), ``warnings``,
-    ``dropped_settings`` and ``errors`` (empty when the change may start).
+    ``rejected_settings`` (keys left out of the configuration) for it),
+    ``order`` (hosts, the leader last), ``warnings``, ``dropped_settings``
+    and ``errors`` (empty when the change may start).
     """
     settings = settings or {}
     errors, warnings = [], []
