@@ -3,6 +3,7 @@
 import contextlib
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -93,3 +94,26 @@ def tree_digest(path):
             digest.update(Path(full).read_bytes())
     digest.update(("%o" % os.stat(path).st_mode).encode())
     return digest.hexdigest()
+
+
+def broken_bin_dir(tmp_path, broken_version, versions):
+    """The cache's binaries with ``broken_version``'s etcd replaced by one that crashes at start."""
+    bin_dir = Path(tmp_path) / "bin"
+    for version in versions:
+        shutil.copytree(BIN_ROOT / version, bin_dir / version)
+    bad = bin_dir / broken_version / "etcd"
+    bad.unlink()
+    bad.write_text("#!/bin/sh\necho 'simulated crash' >&2\nexit 3\n")
+    bad.chmod(0o755)
+    return bin_dir
+
+
+@contextlib.contextmanager
+def tmpfs(path, size):
+    """A small filesystem of its own (a full disk on demand), unmounted afterwards."""
+    Path(path).mkdir(parents=True, exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%s" % size, "tmpfs", str(path)], check=True)
+    try:
+        yield Path(path)
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=False)

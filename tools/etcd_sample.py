@@ -24,8 +24,9 @@ def running_etcd(bin_root, version, data_dir, log_dir, **settings):
     peer = "http://127.0.0.1:%d" % free_port()
     settings.setdefault("listen_peer_urls", peer)
     settings.setdefault("initial_advertise_peer_urls", peer)
+    settings.setdefault("client_port", free_port())
     member = Member(Toolset(str(bin_root), version), str(data_dir),
-                    str(Path(log_dir) / ("etcd-%s.log" % version)), client_port=free_port(), **settings)
+                    str(Path(log_dir) / ("etcd-%s.log" % version)), **settings)
     member.start()
     try:
         member.wait_ready(60)

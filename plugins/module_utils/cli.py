@@ -4,7 +4,7 @@
 """The command-line entry of etcd_migrate, for a systemd ExecStartPre.
 
 Environment names are those of Kubernetes' etcd ``migrate``; a flag wins
-over its environment variable.
+over its environment variable, and a variable set but empty counts as unset.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -25,44 +25,94 @@ ENVIRONMENT = [
     ("--target-version", "TARGET_VERSION", "target_version"),
     ("--target-storage", "TARGET_STORAGE", "target_storage"),
     ("--data-dir", "DATA_DIRECTORY", "data_dir"),
-    ("--name", "ETCD_NAME", "name"),
+    ("--wal-dir", "WAL_DIRECTORY", "wal_dir"),
     ("--initial-cluster", "INITIAL_CLUSTER", "initial_cluster"),
     ("--listen-peer-urls", "LISTEN_PEER_URLS", "listen_peer_urls"),
     ("--initial-advertise-peer-urls", "INITIAL_ADVERTISE_PEER_URLS", "initial_advertise_peer_urls"),
-    ("--etcd-creds", "ETCD_CREDS", "server_extra_args"),
     ("--bin-dir", "ETCD_BIN_DIR", "bin_dir"),
 ]
+# The reference's default ports; an events data dir (path containing "event") gets its own pair,
+# so that the two migrations of a control-plane host can run at once.
+CLIENT_PORTS = (DEFAULTS["client_port"], 18631)
+PEER_PORTS = (18630, 18632)
+TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+def _env(environ, name):
+    return environ.get(name) or None
+
+
+def default_name(environ):
+    """ETCD_NAME, else etcd-$ETCD_HOSTNAME, else etcd-$HOSTNAME, as the reference names the member."""
+    if _env(environ, "ETCD_NAME"):
+        return environ["ETCD_NAME"]
+    for variable in ("ETCD_HOSTNAME", "HOSTNAME"):
+        if _env(environ, variable):
+            return "etcd-%s" % environ[variable]
+    return None
 
 
 def parser(environ):
     p = argparse.ArgumentParser(prog="etcd-migrate", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     for flag, env, _param in ENVIRONMENT:
-        p.add_argument(flag, default=environ.get(env), help="(env %s)" % env)
-    p.add_argument("--client-port", type=int, default=DEFAULTS["client_port"])
+        p.add_argument(flag, default=_env(environ, env), help="(env %s)" % env)
+    p.add_argument("--name", default=default_name(environ),
+                   help="(env ETCD_NAME, else etcd-$ETCD_HOSTNAME, else etcd-$HOSTNAME)")
+    p.add_argument("--etcd-server-extra-args", "--etcd-creds", dest="etcd_creds", default=_env(environ, "ETCD_CREDS"),
+                   help="extra flags for every temporary etcd, e.g. peer TLS (env ETCD_CREDS)")
+    p.add_argument("--listen-client-urls", default=_env(environ, "LISTEN_CLIENT_URLS"),
+                   help="accepted and ignored: the temporary etcd listens on 127.0.0.1 only (env LISTEN_CLIENT_URLS)")
+    p.add_argument("--etcd-data-prefix", default=_env(environ, "ETCD_DATA_PREFIX") or "/registry",
+                   help="the TTL-keys directory defaults to <prefix>/events (env ETCD_DATA_PREFIX)")
+    p.add_argument("--ttl-keys-directory",
+                   help="keys under this prefix get a lease when etcd2 data is converted")
+    p.add_argument("--defer-final-hop", default=_env(environ, "DEFER_FINAL_HOP"), nargs="?", const="true",
+                   help="record the last minor's target only; the real start does that hop (env DEFER_FINAL_HOP)")
+    p.add_argument("--client-port", "--port", type=int)
     p.add_argument("--initial-cluster-token", default=DEFAULTS["initial_cluster_token"])
     p.add_argument("--current-version")
     p.add_argument("--backup-dir")
     p.add_argument("--no-backup", action="store_true")
     p.add_argument("--backups-to-keep", type=int, default=DEFAULTS["backups_to_keep"])
-    p.add_argument("--defer-final-hop", action="store_true")
     p.add_argument("--timeout", type=int, default=DEFAULTS["timeout"])
     p.add_argument("--data-dir-mode", default=DEFAULTS["data_dir_mode"])
-    p.add_argument("--ttl-keys-directory", default=DEFAULTS["ttl_keys_prefix"],
-                   help="keys under this prefix get a lease when etcd2 data is converted")
     p.add_argument("--ttl-keys-ttl", type=int, default=DEFAULTS["ttl_keys_ttl"])
     p.add_argument("--check", action="store_true", help="print the plan and change nothing")
     return p
 
 
+def _flag(text, what):
+    if text is None or text.lower() in FALSE:
+        return False
+    if text.lower() in TRUE:
+        return True
+    raise MigrationError("%s=%r is not a boolean: give true or false" % (what, text))
+
+
+def _extra_args(text):
+    try:
+        return shlex.split(text or "")
+    except ValueError as exc:
+        raise MigrationError("ETCD_CREDS (--etcd-creds) cannot be split into flags (%s): quote each value once, "
+                             "e.g. --peer-key-file='/pki/my key.pem'" % exc)
+
+
 def params_from(args):
+    """The engine's parameters; MigrationError on input that cannot be read."""
     params = {param: getattr(args, flag[2:].replace("-", "_")) for flag, _env, param in ENVIRONMENT}
-    params["server_extra_args"] = shlex.split(params["server_extra_args"] or "")
-    params.update(client_port=args.client_port, initial_cluster_token=args.initial_cluster_token,
-                  current_version=args.current_version, backup=not args.no_backup, backup_dir=args.backup_dir,
-                  backups_to_keep=args.backups_to_keep, defer_final_hop=args.defer_final_hop,
-                  timeout=args.timeout, data_dir_mode=args.data_dir_mode,
-                  ttl_keys_prefix=args.ttl_keys_directory, ttl_keys_ttl=args.ttl_keys_ttl)
+    events = "event" in (args.data_dir or "")
+    params.update(
+        name=args.name, server_extra_args=_extra_args(args.etcd_creds),
+        client_port=args.client_port or CLIENT_PORTS[events],
+        listen_peer_urls=params["listen_peer_urls"] or "http://127.0.0.1:%d" % PEER_PORTS[events],
+        initial_cluster_token=args.initial_cluster_token, current_version=args.current_version,
+        backup=not args.no_backup, backup_dir=args.backup_dir, backups_to_keep=args.backups_to_keep,
+        defer_final_hop=_flag(args.defer_final_hop, "DEFER_FINAL_HOP (--defer-final-hop)"),
+        timeout=args.timeout, data_dir_mode=args.data_dir_mode,
+        ttl_keys_prefix=args.ttl_keys_directory if args.ttl_keys_directory is not None
+        else args.etcd_data_prefix.rstrip("/") + "/events",
+        ttl_keys_ttl=args.ttl_keys_ttl)
     return params
 
 

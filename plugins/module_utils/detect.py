@@ -132,8 +132,11 @@ def _wal_facts(wal_dir, ev):
     return facts
 
 
-def detect(data_dir, count_keys=False):
-    """Everything the data dir tells about its version; raises FormatError on unreadable files."""
+def detect(data_dir, count_keys=False, wal_dir=None):
+    """Everything the data dir tells about its version; raises FormatError on unreadable files.
+
+    ``wal_dir`` is etcd's ``--wal-dir`` when the WAL is not in ``member/wal``.
+    """
     ev = Evidence()
     result = {"layout": _layout(data_dir), "evidence": ev.lines}
     if result["layout"] == "empty":
@@ -148,7 +151,7 @@ def detect(data_dir, count_keys=False):
     db = _read_db(db_path, count_keys)
     db["size"] = os.path.getsize(db_path)
     result["db"] = db
-    wal_dir = os.path.join(member, "wal")
+    wal_dir = wal_dir or os.path.join(member, "wal")
     wal = _wal_facts(wal_dir, ev) if os.path.isdir(wal_dir) else None
     result["wal"] = wal
     snap_path = v2snap.newest(os.path.join(member, "snap"))
@@ -246,10 +249,10 @@ def members(data_dir):
         return [json.loads(v.decode()) for _k, v in db.items(b"members")]
 
 
-def safe_detect(data_dir, count_keys=False):
+def safe_detect(data_dir, count_keys=False, wal_dir=None):
     """detect(), with unreadable files turned into a result that says so instead of a traceback."""
     try:
-        return detect(data_dir, count_keys)
+        return detect(data_dir, count_keys, wal_dir)
     except (FormatError, IOError, OSError, ValueError) as exc:
         return {"layout": _layout(data_dir), "version": None, "ambiguous": True, "error": str(exc),
                 "evidence": ["unreadable: %s" % exc]}

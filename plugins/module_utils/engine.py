@@ -10,18 +10,24 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import errno
 import os
+import re
 import shutil
 import tempfile
 import time
 
-from .datadir import Backups, DataDir
+from .datadir import INFLIGHT_FILE, WORK_DIR, Backups, DataDir, free_bytes, mount_point
 from .bbolt import FormatError
 from .detect import members, safe_detect
-from .etcd_process import available_versions
+from .etcd_process import available_versions, check_port_free
+from .membership import record_only_plan
 from .plan import RECORD, plan_migration
 from .steps import StepRunner
 from .versions import MigrationError, check_storage, parse_version
+
+from urllib.error import URLError
+from urllib.parse import urlparse
 
 DEFAULTS = {
     "target_storage": "etcd3",
@@ -41,7 +47,17 @@ DEFAULTS = {
     "data_dir_mode": "0700",
     "ttl_keys_prefix": "/registry/events",
     "ttl_keys_ttl": 3600,
+    "wal_dir": None,
 }
+
+# What the engine sets on every temporary member itself: server_extra_args may not say otherwise.
+OWNED_FLAGS = ("data-dir", "wal-dir", "name", "listen-client-urls", "advertise-client-urls", "listen-peer-urls",
+               "initial-advertise-peer-urls", "initial-cluster", "initial-cluster-state", "initial-cluster-token",
+               "snapshot-count", "force-new-cluster", "config-file")
+
+
+# etcd preallocates WAL segments of this size (wal.SegmentSizeBytes).
+WAL_SEGMENT_BYTES = 64 * 1000 * 1000
 
 
 class StepFailed(MigrationError):
@@ -56,11 +72,96 @@ def migrate(params, check_mode=False, log=None):
     """Bring ``params['data_dir']`` to ``params['target_version']``; returns the result dict."""
     opts = dict(DEFAULTS)
     opts.update((k, v) for k, v in params.items() if v is not None)
-    say = log or (lambda message: None)
+    try:
+        return _migrate(opts, check_mode, log or (lambda message: None))
+    except (IOError, OSError) as exc:
+        raise MigrationError(describe_os_error(exc))
+
+
+def describe_os_error(exc):
+    """One line naming what failed on which path, and what to do."""
+    path = exc.filename or ""
+    if exc.errno == errno.ENOSPC:
+        where = path or "the data"
+        return ("no space left on the filesystem mounted at %s (writing %s; %d bytes free): free space there and "
+                "run again" % (mount_point(where), where, free_bytes(where)))
+    hint = {errno.EACCES: "run as etcd's owner or root", errno.EPERM: "run as etcd's owner or root",
+            errno.EROFS: "the filesystem is read-only: remount it read-write",
+            errno.ENOENT: "check the path"}.get(exc.errno, "check the path and the disk")
+    return "%s: %s: %s" % (exc.strerror or exc, path, hint) if path else "%s: %s" % (exc.strerror or exc, hint)
+
+
+def _positive_int(opts, key, low=1, high=None):
+    value = opts[key]
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = None
+    if number is None or isinstance(value, bool) or number < low or (high is not None and number > high):
+        raise MigrationError("%s %r is out of range: give a whole number from %d%s"
+                             % (key, value, low, " to %d" % high if high else " up"))
+    return number
+
+
+def _check_url_list(key, text):
+    for url in str(text).split(","):
+        parsed = urlparse(url.strip())
+        try:
+            port = parsed.port
+        except ValueError:
+            port = None
+        if parsed.scheme not in ("http", "https") or not parsed.hostname or port is None or not 0 < port < 65536:
+            raise MigrationError("%s %r is not a list of http(s)://host:port URLs: give one such as "
+                                 "http://127.0.0.1:18630" % (key, text))
+
+
+def _owned_flags(args):
+    """Flags of ``args`` that would override what the engine sets on its temporary members."""
+    found = []
+    for arg in args:
+        name = str(arg).lstrip("-").split("=", 1)[0]
+        if str(arg).startswith("-") and name in OWNED_FLAGS:
+            found.append("--" + name)
+    return found
+
+
+def validate(opts):
+    """Every value checked before anything is read, copied or started; returns the typed ones."""
     target = parse_version(opts["target_version"], "target_version")
-    target_storage = check_storage(opts["target_storage"], "target_storage")
-    mode = int(str(opts["data_dir_mode"]), 8)
-    data_dir = DataDir(opts["data_dir"])
+    for key, version in (("target_version", target),
+                         ("current_version", opts["current_version"] and parse_version(opts["current_version"],
+                                                                                       "current_version"))):
+        if version and version.build:
+            raise MigrationError("%s %s has build metadata, which etcd versions do not carry: give MAJOR.MINOR.PATCH"
+                                 % (key, version))
+    storage = check_storage(opts["target_storage"], "target_storage")
+    mode_text = str(opts["data_dir_mode"])
+    if not re.match(r"^0?o?[0-7]{3}$", mode_text) or int(mode_text.replace("o", ""), 8) & 0o700 != 0o700:
+        raise MigrationError("data_dir_mode %r is not an octal mode that lets etcd's owner read, write and enter: "
+                             "give one such as 0700" % mode_text)
+    opts["timeout"] = _positive_int(opts, "timeout")
+    opts["client_port"] = _positive_int(opts, "client_port", 1, 65535)
+    opts["backups_to_keep"] = _positive_int(opts, "backups_to_keep")
+    opts["ttl_keys_ttl"] = _positive_int(opts, "ttl_keys_ttl")
+    _check_url_list("listen_peer_urls", opts["listen_peer_urls"])
+    if opts["client_port"] in [urlparse(url.strip()).port for url in str(opts["listen_peer_urls"]).split(",")]:
+        raise MigrationError("client_port %d is also the port of listen_peer_urls: give them different ports"
+                             % opts["client_port"])
+    if opts["initial_advertise_peer_urls"]:
+        _check_url_list("initial_advertise_peer_urls", opts["initial_advertise_peer_urls"])
+    owned = _owned_flags(opts["server_extra_args"])
+    if owned:
+        raise MigrationError("server_extra_args (ETCD_CREDS on the command line) set %s, which the migration sets "
+                             "itself on its temporary member: "
+                             "remove them (use the data_dir, wal_dir, name, listen_peer_urls, "
+                             "initial_advertise_peer_urls, initial_cluster and initial_cluster_token options)"
+                             % ", ".join(owned))
+    return target, storage, int(mode_text.replace("o", ""), 8)
+
+
+def _migrate(opts, check_mode, say):
+    target, target_storage, mode = validate(opts)
+    data_dir = DataDir(opts["data_dir"], opts["wal_dir"])
     data_dir.check_usable()
     result = {"changed": False, "steps": [], "warnings": [], "backup": None, "removed_backups": []}
 
@@ -87,15 +188,24 @@ def migrate(params, check_mode=False, log=None):
 
 
 def _recover_interrupted_run(data_dir, check_mode, say, result):
+    """A marker means a run died mid-step: the backup it names is authoritative and is put back."""
     inflight = data_dir.read_inflight()
     if inflight is None:
         return
+    if inflight["backup"] is None:
+        raise MigrationError("a previous run with backup: false died during %s, so %s may be half-migrated and there "
+                             "is no backup to put back: nothing was changed. Check the data (its scratch copies are "
+                             "in %s), restore it from a snapshot if needed, then remove %s"
+                             % (inflight.get("step"), data_dir.path, data_dir.file(WORK_DIR),
+                                data_dir.file(INFLIGHT_FILE)))
+    Backups.verify(inflight["backup"], data_dir)
     message = "a previous run died during %s; the data dir is restored from %s" % (
-        inflight["step"], inflight["backup"])
+        inflight.get("step"), inflight["backup"])
     if check_mode:
         result["warnings"].append(message.replace("is restored", "will be restored"))
         return
-    data_dir.replace_contents_from(inflight["backup"])
+    data_dir.restore_from(inflight["backup"])
+    data_dir.ensure_owner()
     data_dir.clear_inflight()
     result["changed"] = True
     result["warnings"].append(message)
@@ -115,7 +225,7 @@ def _current_version(data_dir, opts, empty, result):
         return recorded
     if empty:
         return None, None
-    detected = safe_detect(data_dir.path)
+    detected = safe_detect(data_dir.path, wal_dir=data_dir.wal_dir)
     shown = ("version", "cluster_version", "storage_version", "lower_bound", "ambiguous", "evidence", "error")
     result["detected"] = {k: detected.get(k) for k in shown}
     candidates = {detected.get(k) for k in ("version", "cluster_version", "lower_bound")} - {None}
@@ -133,21 +243,29 @@ def _current_version(data_dir, opts, empty, result):
 
 
 def _migrate_locked(data_dir, opts, target, target_storage, mode, check_mode, say, result):
+    backups = Backups(data_dir, opts["backup_dir"])
+    if opts["backup"]:
+        backups.check_placement()
     _recover_interrupted_run(data_dir, check_mode, say, result)
+    if not check_mode:
+        for path in data_dir.remove_leftovers() + backups.remove_leftovers():
+            result["warnings"].append("removed %s, left by a run that was killed" % path)
+            result["changed"] = True
     empty = data_dir.is_empty()
+    if not empty:
+        data_dir.check_member_data()
     current, storage = _current_version(data_dir, opts, empty, result)
     before_text = data_dir.read_version_text() or ""
-    plan = plan_migration(current, storage, target, target_storage,
-                          available_versions(opts["bin_dir"]) if opts.get("bin_dir") else [],
-                          defer_final_hop=opts["defer_final_hop"], empty=empty)
+    available = available_versions(opts["bin_dir"]) if opts.get("bin_dir") else []
+    plan = None if empty else _cluster_member_plan(data_dir, current, storage, target, target_storage, available)
+    plan = plan or plan_migration(current, storage, target, target_storage, available,
+                                  defer_final_hop=opts["defer_final_hop"], empty=empty)
     result["warnings"].extend(plan.warnings)
     result["previous"] = _versioned(current, storage)
     result["current"] = _versioned(target, target_storage)
     result["plan"] = [s._asdict() for s in plan.steps]
     after_text = DataDir.format_version(target, target_storage)
     result["diff"] = {"before": before_text, "after": after_text}
-    if check_mode and any(s.action != RECORD for s in plan.steps):
-        _refuse_multi_member(data_dir)
     will_change = bool(plan.steps) or before_text != after_text or (empty and not before_text)
     if check_mode:
         result["changed"] = result["changed"] or will_change or data_dir.mode_differs(mode)
@@ -155,13 +273,17 @@ def _migrate_locked(data_dir, opts, target, target_storage, mode, check_mode, sa
 
     data_steps = [s for s in plan.steps if s.action != RECORD]
     if data_steps:
-        _refuse_multi_member(data_dir)
+        _preflight(data_dir, opts)
     if data_steps and opts["backup"]:
-        result["backup"] = Backups(data_dir, opts["backup_dir"]).create(str(current))
+        result["backup"], result["removed_backups"] = backups.create(str(current), opts["backups_to_keep"])
         say("backup of %s in %s" % (data_dir.path, result["backup"]))
-    work_dir = tempfile.mkdtemp(prefix="etcd-migrate-")
+    work_dir = data_dir.work_dir() if data_steps else None
+    log_dir = os.path.join(tempfile.gettempdir(), "etcd-migrate-%s.logs" % backups.path_hash)
+    shutil.rmtree(log_dir, ignore_errors=True)
     try:
-        runner = StepRunner(data_dir, opts.get("bin_dir"), work_dir, opts)
+        if data_steps:
+            os.mkdir(log_dir, 0o700)
+        runner = StepRunner(data_dir, opts.get("bin_dir"), work_dir, opts, log_dir)
         for step in plan.steps:
             started = time.monotonic()
             say("%s %s -> %s%s" % (step.action, step.from_version, step.to_version,
@@ -175,42 +297,92 @@ def _migrate_locked(data_dir, opts, target, target_storage, mode, check_mode, sa
             result["changed"] = True
         result["warnings"].extend(runner.notes)
     finally:
-        shutil.rmtree(work_dir, ignore_errors=True)
+        # A step that failed without a backup keeps its marker, and its scratch copies for the operator.
+        if work_dir and not os.path.exists(data_dir.file(INFLIGHT_FILE)):
+            shutil.rmtree(work_dir, ignore_errors=True)
+        shutil.rmtree(log_dir, ignore_errors=True)
     if data_dir.write_version(target, target_storage):
         result["changed"] = True
     if data_dir.ensure_mode(mode):
         result["changed"] = True
-    if result["backup"]:
-        result["removed_backups"] = Backups(data_dir, opts["backup_dir"]).prune(
-            opts["backups_to_keep"], protect=result["backup"])
+    data_dir.ensure_owner()
+    if opts["backup"]:
+        # Retention is applied after every success, so a run killed while pruning is finished by the next one.
+        result["removed_backups"] += backups.prune(opts["backups_to_keep"], protect=[result["backup"]])
+        result["changed"] = result["changed"] or bool(result["removed_backups"])
     return result
 
 
-def _refuse_multi_member(data_dir):
-    """A member of a multi-member cluster cannot be moved alone: its temporary etcd would find no quorum."""
+def _cluster_member_plan(data_dir, current, storage, target, target_storage, available):
+    """None for a single member; for a member of a multi-member cluster, membership.py's record-only plan."""
+    if current == target and storage == target_storage:
+        return None
     try:
         found = members(data_dir.path)
     except FormatError as exc:
         raise MigrationError("cannot read the membership of %s: %s" % (data_dir.path, exc))
-    if len(found) > 1:
-        names = ", ".join(sorted(m.get("name") or "?" for m in found))
-        raise MigrationError("%s belongs to a %d-member cluster (%s): etcd_migrate moves a single member's data; "
-                             "roll each hop through the running cluster instead, or restore a snapshot into a "
-                             "single-member data dir first" % (data_dir.path, len(found), names))
+    if len(found) <= 1:
+        return None
+    names = ", ".join(sorted(m.get("name") or "?" for m in found))
+    readiness = safe_detect(data_dir.path, wal_dir=data_dir.wal_dir).get("ready_for_next") or {}
+    try:
+        return record_only_plan(len(found), current, storage, target, target_storage, readiness, available)
+    except MigrationError as exc:
+        raise MigrationError("%s (members %s): %s" % (data_dir.path, names, exc))
+
+
+def _logged_disk_full(work_dir):
+    """Whether a temporary etcd of this run logged ENOSPC (its logs sit in the work dir until the restore)."""
+    for name in os.listdir(work_dir) if work_dir and os.path.isdir(work_dir) else []:
+        if name.endswith(".log"):
+            with open(os.path.join(work_dir, name), "rb") as handle:
+                if b"no space left on device" in handle.read():
+                    return True
+    return False
+
+
+def _preflight(data_dir, opts):
+    """What would make a step fail is refused before the backup: damaged files, auth, busy ports."""
+    found = safe_detect(data_dir.path, wal_dir=data_dir.wal_dir)
+    if found.get("error"):
+        raise MigrationError("%s cannot be read (%s): the member's data is damaged and nothing was changed; restore "
+                             "it from a backup or a snapshot" % (data_dir.path, found["error"]))
+    if (found.get("db") or {}).get("auth_enabled"):
+        raise MigrationError("auth is enabled in %s's data: the migration's temporary member cannot read it without "
+                             "credentials, and takes none. Nothing was changed; run 'etcdctl auth disable' before "
+                             "and 'auth enable' after, or roll the cluster with playbooks/upgrade.yml"
+                             % data_dir.path)
+    ports = [("127.0.0.1", opts["client_port"])]
+    ports += [(url.hostname, url.port) for url in map(urlparse, str(opts["listen_peer_urls"]).split(","))]
+    for host, port in ports:
+        check_port_free(host, port)
 
 
 def _run_guarded(runner, step, data_dir, backup):
     """Run one data step; on failure put the data dir back from the backup."""
     label = "%s %s -> %s" % (step.action, step.from_version, step.to_version)
-    if backup:
-        data_dir.mark_inflight(label, backup)
+    # Without a backup the marker still tells the next run that this step never finished.
+    data_dir.mark_inflight(label, backup)
     try:
         runner.run(step)
     except Exception as exc:
+        os_error = isinstance(exc, (IOError, OSError)) and not isinstance(exc, URLError)
+        reason = describe_os_error(exc) if os_error else str(exc)
+        if "filesystem mounted at" not in reason and ("no space left" in reason.lower()
+                                                      or _logged_disk_full(runner.log_dir)):
+            reason += ("\nNo space left on device: the filesystem mounted at %s has %d bytes free, and etcd needs "
+                       "%d for a new WAL segment besides its db; free space there and run again"
+                       % (mount_point(data_dir.path), free_bytes(data_dir.path), WAL_SEGMENT_BYTES))
         if backup:
-            data_dir.replace_contents_from(backup)
+            try:
+                data_dir.restore_from(backup)
+            except (IOError, OSError, MigrationError) as restore_exc:
+                why = describe_os_error(restore_exc) if isinstance(restore_exc, (IOError, OSError)) else restore_exc
+                raise StepFailed("step %s failed: %s\nPutting the backup %s back failed too (%s); the marker stays, "
+                                 "so the next run restores it: fix that and run again" % (label, reason, backup, why))
+            data_dir.ensure_owner()
             data_dir.clear_inflight()
             raise StepFailed("step %s failed: %s\nThe data dir was restored from the backup %s."
-                             % (label, exc, backup))
-        raise StepFailed("step %s failed without a backup (backup: false): %s\nThe data dir may be partly migrated."
-                         % (label, exc))
+                             % (label, reason, backup))
+        raise StepFailed("step %s failed without a backup (backup: false): %s\nThe data dir may be partly migrated; "
+                         "check it, then remove %s" % (label, reason, data_dir.file(INFLIGHT_FILE)))

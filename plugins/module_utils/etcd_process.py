@@ -8,19 +8,53 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import ctypes
+import errno
 import json
 import os
+import platform
 import re
 import signal
+import socket
 import subprocess
 import time
 
+from urllib.parse import quote, urlencode, urlparse
+from urllib.request import ProxyHandler, Request, build_opener
+
 from .versions import MigrationError, minor, parse_version
 
-from ansible.module_utils.six.moves.urllib.parse import quote, urlencode
-from ansible.module_utils.urls import open_url
-
 SNAP_FILE = re.compile(r"^([0-9a-f]{16})-([0-9a-f]{16})\.snap$")
+# The standard library, not ansible's urls, so that the command line runs without ansible-core;
+# no proxy handler, so a caller's http_proxy never carries calls to the loopback member.
+_HTTP = build_opener(ProxyHandler({}))
+
+
+def _http_json(url, data=None, method=None, headers=None, timeout=30):
+    request = Request(url, data=None if data is None else data.encode("utf-8"), method=method, headers=headers or {})
+    with _HTTP.open(request, timeout=timeout) as resp:
+        return json.loads(resp.read().decode("utf-8"))
+
+
+def clean_environment(**wanted):
+    """The caller's environment without any ETCD_* or ETCDCTL_*, plus ``wanted``.
+
+    etcd reads every ETCD_* variable as a flag (and from 3.4 exits when one
+    names a flag it is also given), etcdctl every ETCDCTL_*: only what the
+    engine sets on purpose may reach them.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ETCD_", "ETCDCTL_"))}
+    env.update(wanted)
+    return env
+
+
+def server_environment(version, machine=None):
+    """The environment of an etcd server: clean, plus the arch override etcd 3.2-3.4 need on arm64.
+
+    Their checkSupportArch refuses arm64 unless ETCD_UNSUPPORTED_ARCH names it.
+    """
+    if minor(version) < (3, 5) and (machine or platform.machine()) in ("aarch64", "arm64"):
+        return clean_environment(ETCD_UNSUPPORTED_ARCH="arm64")
+    return clean_environment()
 
 
 class Toolset:
@@ -38,9 +72,8 @@ class Toolset:
         return os.access(self.path("etcdutl"), os.X_OK)
 
     def run(self, tool, args, timeout=60, check=True):
-        env = dict(os.environ)
-        if minor(self.version) < (3, 4):
-            env["ETCDCTL_API"] = "3"  # older etcdctl default to the v2 API
+        # Older etcdctl default to the v2 API.
+        env = clean_environment(ETCDCTL_API="3") if minor(self.version) < (3, 4) else clean_environment()
         proc = subprocess.run([self.path(tool)] + list(args), env=env, capture_output=True, text=True,
                               timeout=timeout, check=False)
         if check and proc.returncode != 0:
@@ -63,6 +96,23 @@ def available_versions(bin_dir):
     return sorted(found)
 
 
+def check_port_free(host, port):
+    """Refuse to start next to another process on our port: it, not our etcd, would answer."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    probe = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as etcd (Go) binds
+        probe.bind((host, port))
+    except (IOError, OSError) as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise MigrationError("port %d on %s is in use by another process: the temporary etcd needs it; stop that "
+                                 "process or choose another port (client_port, listen_peer_urls)" % (port, host))
+        raise MigrationError("cannot listen on %s:%d (%s): give a local address in listen_peer_urls"
+                             % (host, port, exc.strerror or exc))
+    finally:
+        probe.close()
+
+
 def _die_with_parent():
     # If the migration process is killed, etcd gets SIGTERM and releases the data dir.
     libc = ctypes.CDLL(None, use_errno=True)
@@ -74,18 +124,21 @@ class Member:
 
     def __init__(self, toolset, data_dir, log_path, name="default", client_port=18629,
                  listen_peer_urls="http://127.0.0.1:18630", initial_advertise_peer_urls=None,
-                 initial_cluster=None, initial_cluster_token=None, extra_args=(), snapshot_count=None):
+                 initial_cluster=None, initial_cluster_token=None, extra_args=(), snapshot_count=None, wal_dir=None):
         self.tools = toolset
         self.data_dir = data_dir
         self.log_path = log_path
         self.client_url = "http://127.0.0.1:%d" % client_port
         advertise = initial_advertise_peer_urls or listen_peer_urls
+        self.listen = [("127.0.0.1", client_port)] + [(u.hostname, u.port) for u in map(urlparse, listen_peer_urls.split(","))]
         self.args = [
             "--name", name, "--data-dir", data_dir,
             "--listen-client-urls", self.client_url, "--advertise-client-urls", self.client_url,
             "--listen-peer-urls", listen_peer_urls, "--initial-advertise-peer-urls", advertise,
             "--initial-cluster", initial_cluster or "%s=%s" % (name, advertise),
         ]
+        if wal_dir:
+            self.args += ["--wal-dir", wal_dir]
         if initial_cluster_token:
             self.args += ["--initial-cluster-token", initial_cluster_token]
         if snapshot_count is not None:
@@ -96,9 +149,12 @@ class Member:
     # --- life cycle -----------------------------------------------------
 
     def start(self):
+        for host, port in self.listen:
+            check_port_free(host, port)
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen([self.tools.path("etcd")] + self.args, stdout=log, stderr=log,
-                                         stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+                                         stdin=subprocess.DEVNULL, env=server_environment(self.tools.version),
+                                         preexec_fn=_die_with_parent)
         return self
 
     def stop(self, timeout=30):
@@ -154,8 +210,7 @@ class Member:
         return self.ctl_json("endpoint", "status")[0]["Status"]
 
     def _get_json(self, path):
-        with open_url(self.client_url + path, timeout=2) as resp:
-            return json.loads(resp.read().decode("utf-8"))
+        return _http_json(self.client_url + path, timeout=2)
 
     def version_info(self):
         return self._get_json("/version")
@@ -163,17 +218,15 @@ class Member:
     def v3(self, rpc, body):
         """A v3 call through the gRPC gateway (``/v3beta`` before 3.4), binary-safe with base64 fields."""
         prefix = "/v3beta" if minor(self.tools.version) < (3, 4) else "/v3"
-        with open_url(self.client_url + prefix + rpc, data=json.dumps(body), method="POST", timeout=30,
-                      headers={"Content-Type": "application/json"}) as resp:
-            return json.loads(resp.read().decode("utf-8"))
+        return _http_json(self.client_url + prefix + rpc, data=json.dumps(body), method="POST",
+                          headers={"Content-Type": "application/json"})
 
     def v2(self, method, key, form=None, query=None):
         """A v2 keys API call; ``key`` is the v2 path, e.g. ``/registry/pods/a``."""
         url = self.client_url + "/v2/keys" + quote(key) + ("?" + urlencode(query) if query else "")
         data = urlencode(form) if form else None
-        with open_url(url, data=data, method=method, timeout=30,
-                      headers={"Content-Type": "application/x-www-form-urlencoded"}) as resp:
-            return json.loads(resp.read().decode("utf-8"))
+        return _http_json(url, data=data, method=method,
+                          headers={"Content-Type": "application/x-www-form-urlencoded"})
 
     def wait_ready(self, timeout, cluster_version=None, storage_version=None, condition=None, what=None):
         """Wait until /health is true, /version reports the wanted versions and ``condition`` holds."""

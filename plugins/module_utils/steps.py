@@ -9,7 +9,6 @@ __metaclass__ = type
 
 import base64
 import os
-import shutil
 
 from .detect import safe_detect
 from .etcd_process import Member, Toolset, reports_storage_version
@@ -25,10 +24,12 @@ class StepRunner:
     initial_cluster_token, server_extra_args and timeout.
     """
 
-    def __init__(self, data_dir, bin_dir, work_dir, options):
+    def __init__(self, data_dir, bin_dir, work_dir, options, log_dir=None):
         self.data_dir = data_dir
         self.bin_dir = bin_dir
         self.work_dir = work_dir
+        # Off the data's disk, so a full disk cannot cut the log that says so.
+        self.log_dir = log_dir or work_dir
         self.options = options
         self.notes = []
 
@@ -49,8 +50,18 @@ class StepRunner:
             initial_advertise_peer_urls=opts["initial_advertise_peer_urls"],
             initial_cluster=opts["initial_cluster"], extra_args=opts["server_extra_args"])
         settings.update(overrides)
-        log_path = os.path.join(self.work_dir, "etcd-%s%s.log" % (version, "-new" if data_dir else ""))
+        if data_dir is None:
+            settings["wal_dir"] = self.data_dir.wal_dir
+        log_path = os.path.join(self.log_dir, "etcd-%s%s.log" % (version, "-new" if data_dir else ""))
         return Member(Toolset(self.bin_dir, version), data_dir or self.data_dir.path, log_path, **settings)
+
+    def data_ids(self):
+        """(member ID, cluster ID) as the data dir's WAL records them, for proving who answers."""
+        found = safe_detect(self.data_dir.path, wal_dir=self.data_dir.wal_dir)
+        if not found.get("member_id") or not found.get("cluster_id"):
+            raise MigrationError("cannot read the member and cluster IDs from %s's WAL (%s)"
+                                 % (self.data_dir.path, found.get("error") or "no WAL metadata"))
+        return int(found["member_id"], 16), int(found["cluster_id"], 16)
 
     def identity(self, member):
         """(status header, name, peer URLs, initial cluster) to rebuild this member elsewhere with the same IDs.
@@ -65,19 +76,30 @@ class StepRunner:
         initial_cluster = opts["initial_cluster"] or ",".join("%s=%s" % (name, u) for u in peer_urls.split(","))
         return header, name, peer_urls, initial_cluster
 
-    def wait_on(self, member, version, condition=None, what=None):
-        return member.wait_ready(
+    def wait_on(self, member, version, ids, condition=None, what=None):
+        """Wait until ``member`` is ready on ``version``, and prove it runs on this data: the etcd that answers
+        must report the member and cluster IDs read from the data before it started (a foreign etcd on the
+        port, or a flag pointing it at other data, would not)."""
+        info = member.wait_ready(
             self.options["timeout"], cluster_version=cluster_version_text(version),
             storage_version=cluster_version_text(version) if reports_storage_version(version) else None,
             condition=condition, what=what)
+        header = member.status()["header"]
+        if (int(header["member_id"]), int(header["cluster_id"])) != ids:
+            raise MigrationError("the etcd answering on %s reports member %x of cluster %x, but the data holds member "
+                                 "%x of cluster %x: another etcd answers on that port, or the temporary member does "
+                                 "not run on this data; choose a free client_port"
+                                 % ((member.client_url, int(header["member_id"]), int(header["cluster_id"])) + ids))
+        return info
 
     # --- steps ----------------------------------------------------------
 
     def upgrade(self, step):
         """Run the hop's binary until the cluster (and storage) version is the hop's, then stop it."""
         version = parse_version(step.binary)
+        ids = self.data_ids()
         with self.member(version, snapshot_count=1) as member:
-            self.wait_on(member, version)
+            self.wait_on(member, version, ids)
             if minor(version) >= (3, 5):
                 # The next minor (3.6+) must not replay v2-era WAL entries.
                 member.force_snapshot(self.options["timeout"])
@@ -85,7 +107,7 @@ class StepRunner:
 
     def check_ready_for(self, next_minor):
         """Read the stopped data dir back: the next minor must be able to start on it."""
-        readiness = safe_detect(self.data_dir.path).get("ready_for_next", {}).get(next_minor)
+        readiness = safe_detect(self.data_dir.path, wal_dir=self.data_dir.wal_dir).get("ready_for_next", {}).get(next_minor)
         if readiness and not readiness["ready"]:
             raise MigrationError("the data is not ready for etcd %s: %s" % (next_minor, "; ".join(readiness["blockers"])))
 
@@ -94,26 +116,20 @@ class StepRunner:
         current, target = parse_version(step.tool), parse_version(step.binary)
         snapshot = os.path.join(self.work_dir, "downgrade-%s.db" % step.from_version)
         with self.member(current) as member:
-            self.wait_on(member, current)
+            self.wait_on(member, current, self.data_ids())
             before, name, peer_urls, initial_cluster = self.identity(member)
             member.ctl("snapshot", "save", snapshot)
         opts = self.options
-        restored = "%s.restore-%d" % (self.data_dir.path, os.getpid())
-        shutil.rmtree(restored, ignore_errors=True)
+        restored = os.path.join(self.work_dir, "restored")
         tools = Toolset(self.bin_dir, target)
         restore_args = ["snapshot", "restore", snapshot, "--name", name, "--initial-cluster", initial_cluster,
                         "--initial-cluster-token", opts["initial_cluster_token"],
                         "--initial-advertise-peer-urls", peer_urls, "--data-dir", restored]
-        try:
-            tools.run("etcdutl" if tools.has_etcdutl else "etcdctl", restore_args, timeout=opts["timeout"])
-            member_dir = self.data_dir.file("member")
-            shutil.rmtree(member_dir)
-            os.rename(os.path.join(restored, "member"), member_dir)
-        finally:
-            shutil.rmtree(restored, ignore_errors=True)
+        tools.run("etcdutl" if tools.has_etcdutl else "etcdctl", restore_args, timeout=opts["timeout"])
+        self.data_dir.replace_member(os.path.join(restored, "member"))
         with self.member(target, name=name, initial_advertise_peer_urls=peer_urls,
                          initial_cluster=initial_cluster) as member:
-            self.wait_on(member, target)
+            self.wait_on(member, target, self.data_ids())
             after = member.status()["header"]
         for field in ("member_id", "cluster_id"):
             if after[field] != before[field]:
@@ -126,8 +142,9 @@ class StepRunner:
         """etcd's downgrade API on the current version, then the target binary finishes it."""
         current, target = parse_version(step.tool), parse_version(step.binary)
         goal = minor_text(target)
+        ids = self.data_ids()
         with self.member(current) as member:
-            self.wait_on(member, current)
+            self.wait_on(member, current, ids)
             member.ctl("downgrade", "validate", goal)
             member.ctl("downgrade", "enable", goal)
             # The leader lowers the cluster version and migrates the storage schema down.
@@ -136,7 +153,7 @@ class StepRunner:
                               what="storage version %s" % cluster_version_text(target))
         with self.member(target) as member:
             # From 3.6 on the member reports when the downgrade is over; 3.5 cannot tell.
-            self.wait_on(member, target, condition=_downgrade_finished if reports_storage_version(target) else None,
+            self.wait_on(member, target, ids, condition=_downgrade_finished if reports_storage_version(target) else None,
                          what="the downgrade to finish")
 
     def convert_to_etcd3(self, step):
@@ -146,10 +163,12 @@ class StepRunner:
         the backup keeps the original.
         """
         version = parse_version(step.binary)
-        Toolset(self.bin_dir, version).run("etcdctl", ["migrate", "--data-dir", self.data_dir.path],
+        wal_args = ["--wal-dir", self.data_dir.wal_dir] if self.data_dir.wal_dir else []
+        Toolset(self.bin_dir, version).run("etcdctl", ["migrate", "--data-dir", self.data_dir.path] + wal_args,
                                            timeout=self.options["timeout"])
+        ids = self.data_ids()
         with self.member(version, extra_args=list(self.options["server_extra_args"]) + _v2_api(version)) as member:
-            self.wait_on(member, version)
+            self.wait_on(member, version, ids)
             prefix = self.options["ttl_keys_prefix"]
             if prefix:
                 ranged = member.v3("/kv/range", {"key": _b64(prefix), "range_end": _b64(_prefix_end(prefix))})
@@ -164,7 +183,7 @@ class StepRunner:
         """Every v3 key into a fresh v2-store data dir served by the target; leased keys get their TTL."""
         version = parse_version(step.binary)
         with self.member(version) as member:
-            self.wait_on(member, version)
+            self.wait_on(member, version, self.data_ids())
             _header, name, peer_urls, initial_cluster = self.identity(member)
             kvs = member.v3("/kv/range", {"key": _b64("\0"), "range_end": _b64("\0")}).get("kvs") or []
             ttls = {}
@@ -173,24 +192,20 @@ class StepRunner:
                     ttls[kv["lease"]] = int(member.v3("/kv/lease/timetolive", {"ID": kv["lease"]}).get("TTL", 0))
         entries = [(_v2_path(kv), base64.b64decode(kv.get("value", "")).decode("utf-8"),
                     ttls.get(kv.get("lease"))) for kv in kvs]
-        built = "%s.etcd2-%d" % (self.data_dir.path, os.getpid())
-        shutil.rmtree(built, ignore_errors=True)
-        try:
-            with self.member(version, data_dir=built, name=name, initial_advertise_peer_urls=peer_urls,
-                             initial_cluster=initial_cluster, extra_args=_v2_api(version),
-                             initial_cluster_token=self.options["initial_cluster_token"]) as fresh:
-                fresh.wait_ready(self.options["timeout"], cluster_version=cluster_version_text(version))
-                for path, value, ttl in entries:
-                    fresh.v2("PUT", path, dict(value=value, **({"ttl": ttl} if ttl else {})))
-                served = _v2_flatten(fresh.v2("GET", "/", query={"recursive": "true"}).get("node", {}))
-            wanted = dict((path, value) for path, value, _ttl in entries)
-            if served != wanted:
-                raise MigrationError("the v2 data dir does not serve what the v3 data held (%d keys read, %d written)"
-                                     % (len(served), len(wanted)))
-            shutil.rmtree(self.data_dir.file("member"))
-            os.rename(os.path.join(built, "member"), self.data_dir.file("member"))
-        finally:
-            shutil.rmtree(built, ignore_errors=True)
+        built = os.path.join(self.work_dir, "etcd2")
+        with self.member(version, data_dir=built, name=name, initial_advertise_peer_urls=peer_urls,
+                         initial_cluster=initial_cluster,
+                         extra_args=list(self.options["server_extra_args"]) + _v2_api(version),
+                         initial_cluster_token=self.options["initial_cluster_token"]) as fresh:
+            fresh.wait_ready(self.options["timeout"], cluster_version=cluster_version_text(version))
+            for path, value, ttl in entries:
+                fresh.v2("PUT", path, dict(value=value, **({"ttl": ttl} if ttl else {})))
+            served = _v2_flatten(fresh.v2("GET", "/", query={"recursive": "true"}).get("node", {}))
+        wanted = dict((path, value) for path, value, _ttl in entries)
+        if served != wanted:
+            raise MigrationError("the v2 data dir does not serve what the v3 data held (%d keys read, %d written)"
+                                 % (len(served), len(wanted)))
+        self.data_dir.replace_member(os.path.join(built, "member"))
 
 
 def _v2_api(version):

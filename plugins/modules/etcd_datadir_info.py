@@ -35,6 +35,9 @@ options:
     description: etcd's C(--data-dir).
     type: path
     required: true
+  wal_dir:
+    description: etcd's C(--wal-dir), when the member keeps its WAL outside C(member/wal).
+    type: path
   count_keys:
     description: Count the revisions in the C(key) bucket (reads every leaf page, so it grows with the db).
     type: bool
@@ -137,12 +140,13 @@ from ansible_collections.etcdops.etcd.plugins.module_utils.detect import safe_de
 
 def main():
     module = AnsibleModule(argument_spec=dict(data_dir=dict(type="path", required=True),
+                                              wal_dir=dict(type="path"),
                                               count_keys=dict(type="bool", default=False)),
                            supports_check_mode=True)
     data_dir = module.params["data_dir"]
     if not os.path.isdir(data_dir):
         module.fail_json(msg="data_dir %s is not a directory: point it at etcd's --data-dir" % data_dir)
-    info = safe_detect(data_dir, module.params["count_keys"])
+    info = safe_detect(data_dir, module.params["count_keys"], module.params["wal_dir"])
     if "error" in info:
         module.fail_json(msg="cannot read %s: %s" % (data_dir, info["error"]), **info)
     module.exit_json(changed=False, **info)

@@ -24,13 +24,21 @@ description:
     target's tool (member and cluster IDs kept when the member was bootstrapped with the given name, peer URLs
     and token), from 3.6 and later through etcd's downgrade API, which keeps the raft history.
   - Backs the data directory up before the first step that changes data and puts it back from the backup when a
-    step fails or when a previous run died in the middle of a step.
+    step fails or when a previous run died in the middle of a step. At every instant either the data directory or a
+    complete, fsynced backup holds the member's data, and a marker file says which; a run killed anywhere converges
+    when run again. A marker whose backup is missing or incomplete is refused without touching anything.
+  - Refuses a directory that is not one member's data (entries etcd does not write, or C(member/) without its db
+    and WAL) unless it is empty, and system directories such as C(/) outright.
+  - Proves every temporary member runs on this data (its port free before it starts, and the member and cluster
+    IDs it reports equal to those in the data).
   - A data directory without C(version.txt) has its version worked out from its own files, with the evidence in
     RV(detected); ambiguous evidence is refused unless O(current_version) confirms it.
   - Refuses to run while etcd holds the data directory and never runs twice at once on the same directory.
-  - Works on a single member's data directory, with etcd stopped. The data directory of a member of a multi-member
-    cluster is refused (its temporary etcd would find no quorum); such clusters are upgraded by rolling each hop
-    through the running members.
+  - Works on a single member's data directory, with etcd stopped. For a member of a multi-member cluster (its
+    temporary etcd would find no quorum) one minor up only records the target, as a restart inside the running
+    cluster does the hop, once the running patch is at upstream's floor for leaving its minor and the data is ready
+    for the next minor (a warning says so); more than one minor, a downgrade or a storage change is refused, and such
+    clusters move with the rolling playbook C(playbooks/upgrade.yml), or one minor per restart.
 author:
   - etcdops maintainers (@etcdops)
 requirements:
@@ -50,6 +58,12 @@ options:
     description: etcd's C(--data-dir). Created (with O(data_dir_mode)) and recorded as O(target_version) when missing.
     type: path
     required: true
+  wal_dir:
+    description:
+      - etcd's C(--wal-dir), when the member keeps its WAL outside C(member/wal).
+      - Detection, the backup, every temporary member and a restore use it. A C(member/wal) (or any directory inside
+        C(member/)) that is a symlink needs no option, since its content is backed up and restored into its target.
+    type: path
   target_version:
     description: The etcd version the data must be ready for, C(MAJOR.MINOR.PATCH).
     type: str
@@ -106,7 +120,10 @@ options:
     type: int
     default: 18629
   server_extra_args:
-    description: Extra etcd flags for the temporary member, such as TLS settings.
+    description:
+      - Extra etcd flags for the temporary member, such as TLS settings.
+      - Flags the migration sets itself (C(--data-dir), C(--wal-dir), C(--name), listen and advertise URLs,
+        C(--initial-cluster*), C(--snapshot-count), C(--force-new-cluster), C(--config-file)) are refused.
     type: list
     elements: str
     default: []
@@ -122,10 +139,15 @@ options:
     type: bool
     default: true
   backup_dir:
-    description: Where backups go. Defaults to the data directory's parent.
+    description:
+      - Where backups go. Defaults to the data directory's parent. It may not be inside the member's data.
+      - Each backup is named after the data directory and a hash of its real path and holds a manifest; only this
+        data directory's own backups are ever pruned or restored, so several data directories can share a
+        O(backup_dir).
+      - The free space is checked before the copy starts.
     type: path
   backups_to_keep:
-    description: How many backups of this data directory to keep; older ones are deleted after a success.
+    description: How many backups of this data directory to keep (at least 1); older ones are deleted after a success.
     type: int
     default: 3
   defer_final_hop:
@@ -206,7 +228,7 @@ backup:
   description: The path of the backup made by this run, if any.
   returned: always
   type: str
-  sample: /var/lib/etcd.etcd-backup.20261128T140000123456Z.v3.4.23
+  sample: /var/lib/etcd.5f0c1a2b3d.etcd-backup.20261128T140000123456Z.v3.4.23
 detected:
   description: For a data directory without C(version.txt), what its files showed and the evidence.
   returned: when the version was worked out from the data files
@@ -226,6 +248,7 @@ from ansible_collections.etcdops.etcd.plugins.module_utils.versions import SEMVE
 
 ARGUMENT_SPEC = dict(
     data_dir=dict(type="path", required=True),
+    wal_dir=dict(type="path"),
     target_version=dict(type="str", required=True),
     target_storage=dict(type="str", default="etcd3", choices=["etcd2", "etcd3"]),
     bin_dir=dict(type="path"),

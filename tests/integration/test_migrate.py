@@ -215,7 +215,7 @@ def test_v2_entries_left_in_the_wal_make_36_panic_unless_a_snapshot_covers_them(
     check_on(v36, fresh, tmp_path, marks, before)
 
 
-def test_a_member_of_a_multi_member_cluster_is_refused(tmp_path):
+def test_a_member_of_a_multi_member_cluster_records_one_minor_up_and_refuses_the_rest(tmp_path):
     from ansible_collections.etcdops.etcd.plugins.module_utils.etcd_process import Member, Toolset
 
     names = ["etcd-a", "etcd-b", "etcd-c"]
@@ -236,7 +236,16 @@ def test_a_member_of_a_multi_member_cluster_is_refused(tmp_path):
     data_dir = tmp_path / "etcd-a"
     (data_dir / "version.txt").write_text("3.4.23/etcd3")
     digest = tree_digest(data_dir)
-    with pytest.raises(MigrationError, match="belongs to a 3-member cluster.*roll each hop"):
-        migrate(params(data_dir, etcd_version("3.5")))
-    assert tree_digest(data_dir) == digest
+    for target, refusal in (("3.6.16", "cannot go from 3.4.23 to 3.6.16 in one restart.*upgrade.yml"),
+                            ("3.3.25", "cannot go down from 3.4.23 to 3.3.25.*upgrade.yml")):
+        with pytest.raises(MigrationError, match="members etcd-a, etcd-b, etcd-c.*" + refusal):
+            migrate(params(data_dir, target))
+        assert tree_digest(data_dir) == digest
+    member_digest = tree_digest(data_dir / "member")
+    target = etcd_version("3.5")
+    result = migrate(params(data_dir, target))
+    assert [(s["action"], s["binary"]) for s in result["steps"]] == [("record-version", None)]
+    assert result["backup"] is None and any("does the hop itself" in w for w in result["warnings"])
+    assert (data_dir / "version.txt").read_text() == "%s/etcd3" % target
+    assert tree_digest(data_dir / "member") == member_digest
     assert not [p for p in os.listdir(tmp_path) if ".etcd-backup." in p]

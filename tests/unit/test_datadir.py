@@ -1,7 +1,10 @@
 """version.txt, locks, backups: the data dir's bookkeeping, on real files."""
 
 import fcntl
+import json
 import os
+
+from pathlib import Path
 
 import pytest
 
@@ -64,8 +67,16 @@ def test_a_data_dir_that_is_a_file_is_refused(tmp_path):
     assert path.read_text() == "not a dir"
 
 
+def unreadable_member(data_dir):
+    """A member dir with the files etcd writes, but content no reader can settle."""
+    (data_dir / "member" / "snap").mkdir(parents=True)
+    (data_dir / "member" / "snap" / "db").write_bytes(b"not bbolt")
+    (data_dir / "member" / "wal").mkdir()
+    (data_dir / "member" / "wal" / "0000000000000000-0000000000000000.wal").write_bytes(b"")
+
+
 def test_data_without_version_file_needs_current_version(tmp_path):
-    (tmp_path / "member").mkdir()
+    unreadable_member(tmp_path)
     with pytest.raises(MigrationError, match="no version.txt.*give current_version"):
         migrate({"data_dir": str(tmp_path), "target_version": "3.5.1"})
     with pytest.raises(MigrationError, match="contradicts"):
@@ -105,9 +116,11 @@ def test_backups_copy_everything_but_the_inflight_marker_and_prune_oldest_first(
     data = DataDir(str(data_path))
     data.mark_inflight("step", "elsewhere")
     backups = Backups(data, str(tmp_path / "backups"))
-    made = [backups.create("3.4.23") for _copy in range(3)]
+    made = [backups.create("3.4.23", keep=3)[0] for _copy in range(3)]
     assert len(set(made)) == 3
-    assert sorted(os.listdir(made[0])) == ["member"]
+    assert sorted(os.listdir(made[0])) == [".etcd-migrate-backup.json", "member"]
+    manifest = json.loads((Path(made[0]) / ".etcd-migrate-backup.json").read_text())
+    assert manifest["data_dir"] == str(data_path) and manifest["files"]["member/file"][0] == 7
     assert (tmp_path / "backups" / os.path.basename(made[0]) / "member" / "file").read_text() == "payload"
-    assert backups.prune(2, protect=made[-1]) == made[:1]
+    assert backups.prune(2, protect=[made[-1]]) == made[:1]
     assert backups.existing() == made[1:]

@@ -1,0 +1,317 @@
+"""An operator's bad day: wrong paths, shared backup dirs, symlinked WALs, foreign ports, bad values, full disks.
+
+Each case is one that lost or endangered data before (issue #11); each runs on real etcd data and checks that
+nothing was lost and that the error names the problem and the fix.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from etcd_sample import free_port, read_state, write_sample_data
+from helpers import (BIN_ROOT, ROOT, broken_bin_dir, copy_tree, etcd_version, params, running_etcd, state_on,
+                     tmpfs, tree_digest)
+
+from ansible_collections.etcdops.etcd.plugins.module_utils.datadir import Backups, DataDir
+from ansible_collections.etcdops.etcd.plugins.module_utils.engine import DEFAULTS, migrate
+from ansible_collections.etcdops.etcd.plugins.module_utils.etcd_process import Toolset
+from ansible_collections.etcdops.etcd.plugins.module_utils.steps import StepRunner
+from ansible_collections.etcdops.etcd.plugins.module_utils.versions import MigrationError
+
+CLI = ROOT / ".cache" / "collections" / "ansible_collections" / "etcdops" / "etcd" / "bin" / "etcd-migrate"
+MARKER = ".etcd-migrate-inflight.json"
+
+
+def same_data(before, after):
+    assert after["kvs"] == before["kvs"] and after["revision"] == before["revision"]
+    assert after["lease"] == before["lease"]
+    assert after["below_compaction_refused"] and after["at_compaction"] == before["at_compaction"]
+
+
+def refused_untouched(data_dir, match, **extra):
+    """The run is refused with ``match`` and leaves the data dir and its parent exactly as they were."""
+    digest, around = tree_digest(data_dir), sorted(os.listdir(Path(data_dir).parent))
+    with pytest.raises(MigrationError, match=match) as err:
+        migrate(params(data_dir, extra.pop("target", etcd_version("3.5")), **extra))
+    assert "\n" not in str(err.value)
+    assert tree_digest(data_dir) == digest and sorted(os.listdir(Path(data_dir).parent)) == around
+    return str(err.value)
+
+
+# --- 1. a marker whose backup is gone, incomplete or unreadable -------------------
+
+def test_a_marker_naming_a_missing_backup_is_refused_and_nothing_is_touched(data_dir_from):
+    _version, data_dir, _marks, _before = data_dir_from("3.4.23")
+    (data_dir / MARKER).write_text(json.dumps({"step": "upgrade 3.4.23 -> 3.5.35", "backup": "/nowhere/b"}))
+    message = refused_untouched(data_dir, "the backup /nowhere/b is missing: nothing was changed")
+    assert "remove %s" % (data_dir / MARKER) in message
+
+
+def test_a_marker_naming_an_incomplete_backup_is_refused(data_dir_from):
+    version, data_dir, _marks, _before = data_dir_from("3.4.23")
+    backup = Backups(DataDir(str(data_dir)), str(data_dir.parent / "b")).create(version, keep=3)[0]
+    os.unlink(os.path.join(backup, "member", "snap", "db"))
+    (data_dir / MARKER).write_text(json.dumps({"step": "upgrade", "backup": backup}))
+    refused_untouched(data_dir, r"is incomplete \(member/snap/db is missing")
+
+
+def test_an_unreadable_marker_is_refused_with_what_to_do(data_dir_from):
+    _version, data_dir, _marks, _before = data_dir_from("3.4.23")
+    (data_dir / MARKER).write_text("{not json")
+    refused_untouched(data_dir, "is unreadable .*Restore this data dir's newest backup")
+
+
+# --- 2 and 8. backups belong to one data dir ----------------------------------------
+
+def test_pruning_keeps_the_backups_of_other_data_dirs_and_ignores_look_alikes(written_by, tmp_path):
+    version, pristine, marks, before = written_by("3.4.23")
+    shared = tmp_path / "backups"
+    x, y = tmp_path / "x" / "data", tmp_path / "y" / "data"
+    copy_tree_to(pristine, x)
+    copy_tree_to(pristine, y)
+    x_backup = Backups(DataDir(str(x)), str(shared)).create(version, keep=3)[0]
+    y_old = Backups(DataDir(str(y)), str(shared)).create(version, keep=3)[0]
+    prefix = os.path.basename(y_old).split("etcd-backup.")[0] + "etcd-backup."
+    (shared / (prefix + "00000000T000000000000Z.v1.0.0")).symlink_to(x_backup)  # a link named like y's oldest
+    (shared / (prefix + "00000000T000000000001Z.v1.0.0")).write_text("a file named like a backup")
+    result = migrate(params(y, etcd_version("3.5"), backup_dir=str(shared), backups_to_keep=1))
+    assert result["removed_backups"] == [y_old]
+    assert os.path.isdir(x_backup) and (Path(x_backup) / "member" / "snap" / "db").exists()
+    assert sorted(os.listdir(shared)) == sorted([os.path.basename(x_backup), os.path.basename(result["backup"]),
+                                                 prefix + "00000000T000000000000Z.v1.0.0",
+                                                 prefix + "00000000T000000000001Z.v1.0.0"])
+    same_data(before, state_on(etcd_version("3.5"), y, tmp_path, marks)[0])
+
+
+def copy_tree_to(src, dst):
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    copy_tree(src, dst)
+
+
+# --- 4. the WAL elsewhere: a symlink in member/, or etcd's --wal-dir ----------------
+
+def test_a_symlinked_wal_is_backed_up_by_content_and_restored_into_its_target(data_dir_from, tmp_path):
+    version, data_dir, marks, before = data_dir_from("3.4.23")
+    other_disk = tmp_path / "disk2" / "wal"
+    other_disk.parent.mkdir()
+    os.rename(data_dir / "member" / "wal", other_disk)
+    os.symlink(str(other_disk), str(data_dir / "member" / "wal"))
+    wal_digest = tree_digest(other_disk)
+    v35, v36 = etcd_version("3.5"), etcd_version("3.6")
+    with pytest.raises(MigrationError, match="restored from the backup") as err:
+        migrate(params(data_dir, v36, bin_dir=str(broken_bin_dir(tmp_path, v36, [v35, v36]))))
+    backup = str(err.value).rsplit("backup ", 1)[1].rstrip(".")
+    assert not os.path.islink(os.path.join(backup, "member", "wal"))  # the content, not the link
+    assert os.readlink(str(data_dir / "member" / "wal")) == str(other_disk)
+    assert tree_digest(other_disk) == wal_digest  # the WAL the 3.5 hop extended is put back too
+    same_data(before, state_on(version, data_dir, tmp_path, marks)[0])
+    migrate(params(data_dir, v36))
+    assert os.readlink(str(data_dir / "member" / "wal")) == str(other_disk)
+    same_data(before, state_on(v36, data_dir, tmp_path, marks)[0])
+
+
+def test_a_wal_dir_is_honoured_by_detection_backup_hops_and_restore(tmp_path):
+    data_dir, wal_dir = tmp_path / "data", tmp_path / "wal-disk" / "wal"
+    with running_etcd("3.4.23", data_dir, tmp_path, wal_dir=str(wal_dir)) as member:
+        marks = write_sample_data(member)
+        before = read_state(member, marks)
+    assert not (data_dir / "member" / "wal").exists()
+    with pytest.raises(MigrationError, match="no WAL segments in .*give wal_dir"):
+        migrate(params(data_dir, etcd_version("3.5"), current_version="3.4.23"))
+    digest = tree_digest(wal_dir)
+    v35 = etcd_version("3.5")
+    with pytest.raises(MigrationError, match="restored from the backup"):
+        migrate(params(data_dir, v35, wal_dir=str(wal_dir), bin_dir=str(broken_bin_dir(tmp_path, v35, [v35]))))
+    assert tree_digest(wal_dir) == digest and not (data_dir / "member" / "wal").exists()
+    result = migrate(params(data_dir, v35, wal_dir=str(wal_dir)))  # detected: no version.txt
+    assert result["previous"]["version"] == "3.4.0" and result["detected"]["version"] == "3.4"
+    assert not (data_dir / "member" / "wal").exists()
+    with running_etcd(v35, data_dir, tmp_path, wal_dir=str(wal_dir)) as member:
+        same_data(before, read_state(member, marks))
+
+
+# --- 5. a hop must run on this data -------------------------------------------------
+
+def test_a_foreign_etcd_on_the_client_port_is_not_taken_for_the_hop(data_dir_from, written_by, tmp_path):
+    version, data_dir, marks, before = data_dir_from("3.3.25")
+    _v, other, _m, _s = written_by("3.4.23")
+    foreign_dir = tmp_path / "foreign"
+    copy_tree(other, foreign_dir)
+    port = free_port()
+    with running_etcd("3.4.23", foreign_dir, tmp_path, client_port=port):
+        with pytest.raises(MigrationError, match="port %d on 127.0.0.1 is in use by another process" % port):
+            migrate(params(data_dir, "3.4.23", client_port=port))
+    assert (data_dir / "version.txt").read_text() == "3.3.25/etcd3"
+    same_data(before, state_on(version, data_dir, tmp_path, marks)[0])
+
+
+def test_the_hop_proves_the_member_and_cluster_ids_of_the_data(data_dir_from, tmp_path):
+    _version, data_dir, _marks, _before = data_dir_from("3.4.23")
+    options = dict(DEFAULTS, **params(data_dir, "3.4.23"))
+    runner = StepRunner(DataDir(str(data_dir)), str(BIN_ROOT), str(tmp_path), options)
+    ids = runner.data_ids()
+    with running_etcd("3.4.23", tmp_path / "fresh", tmp_path) as stranger:  # a member of another cluster
+        with pytest.raises(MigrationError, match="reports member .* but the data holds member %x of cluster %x"
+                           % ids):
+            runner.wait_on(stranger, Toolset(str(BIN_ROOT), "3.4.23").version, ids)
+
+
+@pytest.mark.parametrize("flag", ["--data-dir=/elsewhere", "--wal-dir", "-name", "--snapshot-count=5"])
+def test_extra_args_may_not_override_what_the_engine_sets(data_dir_from, flag):
+    _version, data_dir, _marks, _before = data_dir_from("3.4.23")
+    refused_untouched(data_dir, r"server_extra_args \(ETCD_CREDS on the command line\) set --%s" % flag.lstrip("-").split("=")[0],
+                      server_extra_args=[flag, "/x"])
+
+
+# --- 6 and 7. what is not a member's data, and backups inside it -----------------------
+
+def test_a_directory_that_is_not_a_members_data_is_refused(tmp_path):
+    stranger = tmp_path / "home"
+    stranger.mkdir()
+    (stranger / "notes.txt").write_text("mine")
+    message = refused_untouched(stranger, "holds notes.txt, which etcd does not write", current_version="3.4.23")
+    assert "not a member's data dir" in message
+    hollow = tmp_path / "hollow"
+    (hollow / "member").mkdir(parents=True)
+    (hollow / "version.txt").write_text("3.4.23/etcd3")
+    refused_untouched(hollow, "has member/ but no member/snap/db and no WAL segments")
+    with pytest.raises(MigrationError, match="data_dir / is a system directory"):
+        migrate(params("/", "3.5.35", current_version="3.4.23"), check_mode=True)
+
+
+def test_a_mount_points_lost_and_found_is_not_data(tmp_path):
+    mounted = tmp_path / "mnt"
+    (mounted / "lost+found").mkdir(parents=True)
+    result = migrate(params(mounted, "3.5.35"))
+    assert [s["action"] for s in result["steps"]] == ["record-version"]
+    assert sorted(os.listdir(mounted)) == ["lost+found", "version.txt"]
+
+
+def test_a_backup_dir_inside_the_data_dir_is_refused(data_dir_from):
+    _version, data_dir, _marks, _before = data_dir_from("3.4.23")
+    refused_untouched(data_dir, "backup_dir .* is inside .*, so a backup would copy itself",
+                      backup_dir=str(data_dir / "member" / "backups"))
+
+
+# --- 9 and 10. values and errors --------------------------------------------------------
+
+@pytest.mark.parametrize("bad,problem", [
+    ({"timeout": 0}, "timeout 0 is out of range"), ({"timeout": -1}, "timeout -1 is out of range"),
+    ({"client_port": 0}, "client_port 0 is out of range"), ({"client_port": 70000}, "client_port 70000"),
+    ({"client_port": -1}, "client_port -1"), ({"backups_to_keep": -5}, "backups_to_keep -5"),
+    ({"backups_to_keep": 0}, "backups_to_keep 0"), ({"target": "3.7.3+build.1"}, "has build metadata"),
+    ({"data_dir_mode": "abc"}, "data_dir_mode 'abc' is not an octal mode"),
+    ({"data_dir_mode": "0500"}, "data_dir_mode '0500'"), ({"ttl_keys_ttl": 0}, "ttl_keys_ttl 0"),
+    ({"listen_peer_urls": "127.0.0.1:2380"}, "listen_peer_urls .* is not a list of http"),
+])
+def test_bad_values_are_refused_before_any_backup_or_process(data_dir_from, bad, problem):
+    _version, data_dir, _marks, _before = data_dir_from("3.4.23")
+    refused_untouched(data_dir, problem, **bad)
+
+
+def test_a_damaged_wal_is_refused_before_the_backup(data_dir_from):
+    _version, data_dir, _marks, _before = data_dir_from("3.4.23")
+    wal = next((data_dir / "member" / "wal").glob("*.wal"))
+    records = len(wal.read_bytes().rstrip(b"\0"))
+    with open(wal, "r+b") as handle:
+        handle.truncate(records - 5)  # the last record torn: its length runs past the end
+    refused_untouched(data_dir, r"cannot be read \(.*\.wal: record of .* runs past the end .*restore it from a backup")
+
+
+def test_a_read_only_backup_dir_is_one_line_from_the_cli(data_dir_from, tmp_path):
+    _version, data_dir, _marks, _before = data_dir_from("3.4.23")
+    with tmpfs(tmp_path / "ro", "1m") as read_only:
+        subprocess.run(["mount", "-o", "remount,ro", str(read_only)], check=True)
+        digest = tree_digest(data_dir)
+        run = cli(data_dir, etcd_version("3.5"), "--backup-dir", str(read_only / "b"))
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    assert "Read-only file system" in run.stderr and "remount it read-write" in run.stderr
+    assert tree_digest(data_dir) == digest
+
+
+def cli(data_dir, target, *args):
+    return subprocess.run([sys.executable, str(CLI), "--data-dir", str(data_dir), "--target-version", target,
+                           "--bin-dir", str(BIN_ROOT), "--client-port", str(free_port()),
+                           "--listen-peer-urls", "http://127.0.0.1:%d" % free_port()] + list(args),
+                          capture_output=True, text=True, timeout=600, check=False)
+
+
+# --- disk full --------------------------------------------------------------------------
+
+def test_a_backup_that_does_not_fit_is_refused_up_front(data_dir_from, tmp_path):
+    _version, data_dir, _marks, _before = data_dir_from("3.4.23")
+    with tmpfs(tmp_path / "small", "8m") as small:
+        message = refused_untouched(data_dir, "not enough space for the backup", backup_dir=str(small))
+        assert "mounted at %s" % small in message and not os.listdir(small)
+
+
+def test_a_disk_that_fills_during_the_backup_copy_leaves_the_data_and_no_partial(data_dir_from, tmp_path):
+    _version, data_dir, _marks, _before = data_dir_from("3.4.23")
+    backups = tmp_path / "b"
+    digest = tree_digest(data_dir)
+    command = [sys.executable, str(CLI), "--data-dir", str(data_dir), "--target-version", etcd_version("3.5"),
+               "--bin-dir", str(BIN_ROOT), "--backup-dir", str(backups)]
+    # The device fills while the WAL is being copied: the kernel's ENOSPC, injected at that very call.
+    run = subprocess.run(["strace", "-qq", "-o", "/dev/null", "-e", "trace=sendfile",
+                          "-e", "inject=sendfile:error=ENOSPC:when=1"] + command,
+                         capture_output=True, text=True, timeout=600, check=False)
+    assert run.returncode == 1 and "Traceback" not in run.stderr, run.stderr
+    assert "no space left on the filesystem mounted at" in run.stderr and "nothing was changed" in run.stderr
+    assert tree_digest(data_dir) == digest and os.listdir(backups) == []
+
+
+def test_a_disk_that_fills_during_a_hop_is_named_and_the_data_put_back(written_by, tmp_path):
+    version, pristine, marks, before = written_by("3.4.23")
+    with tmpfs(tmp_path / "disk", "72m") as disk:
+        data_dir = disk / "data"
+        copy_tree(pristine, data_dir)
+        free = os.statvfs(disk).f_bavail * os.statvfs(disk).f_frsize
+        filler = disk / "filler"
+        with open(filler, "wb") as handle:
+            handle.write(b"\0" * (free - 8192))
+        target = etcd_version("3.5")
+        with pytest.raises(MigrationError) as err:
+            migrate(params(data_dir, target, backup_dir=str(tmp_path / "backups")))
+        message = str(err.value)
+        assert "no space left" in message.lower() and "mounted at %s" % disk in message
+        assert "restored from the backup" in message
+        assert (data_dir / "version.txt").read_text() == "%s/etcd3" % version
+        same_data(before, state_on(version, data_dir, tmp_path, marks)[0])
+        filler.unlink()  # the operator frees space and runs again
+        migrate(params(data_dir, target, backup_dir=str(tmp_path / "backups")))
+        same_data(before, state_on(target, data_dir, tmp_path, marks)[0])
+
+
+# --- 11 and 12. leftovers and bounded output -------------------------------------------
+
+def test_leftovers_of_killed_runs_are_removed_and_only_this_data_dirs(data_dir_from, tmp_path):
+    version, data_dir, _marks, _before = data_dir_from("3.4.23")
+    backups = data_dir.parent
+    made = Backups(DataDir(str(data_dir)), str(backups)).create(version, keep=3)[0]
+    partial, deleting = made + ".partial", made.replace("v3.4.23", "v3.3.25") + ".deleting"
+    copy_tree(made, partial)
+    copy_tree(made, deleting)
+    (data_dir / ".etcd-migrate-work").mkdir()
+    (data_dir / ".etcd-migrate-work" / "downgrade-3.5.35.db").write_bytes(b"\0" * 1024)
+    (data_dir / "version.txt.tmp.4242").write_text("3.5.35/etcd3")
+    operators = backups / ("%s.restore-20240101" % data_dir.name)  # an operator's own restore, never ours
+    operators.mkdir()
+    someone_elses = backups / "other.0123456789.etcd-backup.20260101T000000000000Z.v3.4.23.partial"
+    someone_elses.mkdir()
+    result = migrate(params(data_dir, etcd_version("3.5"), backup_dir=str(backups)))
+    removed = [w.split("removed ", 1)[1].split(", left")[0] for w in result["warnings"] if "left by a run" in w]
+    assert sorted(removed) == sorted([str(data_dir / ".etcd-migrate-work"), str(data_dir / "version.txt.tmp.4242"),
+                                      partial, deleting])
+    assert someone_elses.exists() and operators.exists()
+
+
+def test_a_huge_version_file_is_never_echoed(data_dir_from, tmp_path):
+    _version, data_dir, _marks, _before = data_dir_from("3.4.23")
+    (data_dir / "version.txt").write_text("3.4.23/etcd3" + " " * 10 ** 7)
+    run = cli(data_dir, etcd_version("3.5"))
+    assert run.returncode == 1 and len(run.stdout) + len(run.stderr) < 1000
+    assert "is 10000012 bytes, expected <version>/<storage>" in run.stderr
