@@ -52,8 +52,8 @@ build-check: setup
 	rm -rf .cache/build && ansible-galaxy collection build --output-path .cache/build . >/dev/null
 	ansible-doc -t module etcdops.etcd.etcd_migrate >/dev/null
 	ansible-doc -t module etcdops.etcd.etcd_datadir_info >/dev/null
-	ansible-doc -t filter etcdops.etcd.etcd_migration_versions etcdops.etcd.etcd_rolling_preflight >/dev/null
-	ansible-doc -t role etcdops.etcd.binaries etcdops.etcd.server >/dev/null
+	ansible-doc -t filter etcdops.etcd.etcd_migration_versions etcdops.etcd.etcd_rolling_preflight etcdops.etcd.etcd_rejected_settings >/dev/null
+	ansible-doc -t role etcdops.etcd.binaries etcdops.etcd.server etcdops.etcd.rolling >/dev/null
 	@echo "collection build and ansible-doc: ok"
 
 # Systemd containers under podman on an internal network, with the local release mirror.

@@ -39,7 +39,9 @@ options:
     elements: str
     required: true
   settings:
-    description: The server role's C(enable_v2) and C(extra_config), to list what the next versions drop.
+    description:
+      - The server role's C(enable_v2) and C(extra_config), to list what the next versions drop, and its
+        C(snapshot_count), the count of hops that need no other.
     type: dict
     default: {}
 """
@@ -61,6 +63,9 @@ _value:
       description:
         - Each hop with C(version), C(action), C(from), C(minor) and C(check_v2store) (run etcdutl check v2store on
           each stopped member before it starts this hop).
+        - And the server role's settings for the hop, C(snapshot_count) (1 on a 3.5 or 3.6 hop that a later hop
+          follows, so members snapshot past their v2-era WAL entries) and C(rejected_settings) (the configuration
+          keys the hop's version rejects, left out of its configuration).
         - C(action) is C(upgrade), C(downgrade), or C(snapshot) (a restart on the running version with snapshot-count
           1, first, when v2 requests in a member's WAL tail would block the next minor).
       type: list

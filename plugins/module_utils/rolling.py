@@ -14,6 +14,23 @@ from .versions import MigrationError, minor, parse_version
 CHECK_V2STORE_SINCE = "3.5.18"
 # A snapshot needs the db once more on the member's disk; keep room for one more beside it.
 FREE_DISK_FACTOR = 2
+# Minors whose members must snapshot past their v2-era WAL entries before a later minor starts on them: 3.6
+# panics on those entries, 3.7 cannot apply them.  A hop on one of these that a later hop follows runs with
+# snapshot-count 1.
+SNAPSHOT_BEFORE_NEXT_MINOR = ((3, 5), (3, 6))
+# Configuration keys a minor no longer accepts (upstream's CHANGELOG-3.6 and -3.7).
+ENABLE_V2_REMOVED = (3, 6)
+EXPERIMENTAL_FLAGS_REMOVED = (3, 7)
+
+
+def rejected_settings(version, extra_config=None):
+    """The keys of the server role's configuration that ``version`` rejects, to leave out of it:
+    ``enable-v2`` from 3.6, and the ``experimental-*`` keys of ``extra_config`` from 3.7."""
+    reached = minor(parse_version(version))
+    keys = ["enable-v2"] if reached >= ENABLE_V2_REMOVED else []
+    if reached >= EXPERIMENTAL_FLAGS_REMOVED:
+        keys.extend(key for key in sorted(extra_config or {}) if key.startswith("experimental-"))
+    return keys
 
 
 def rolling_hops(running, target, available):
@@ -69,14 +86,24 @@ def _annotate(hops, running):
     return hops
 
 
-def _rejected_settings(hops, settings):
-    """Configuration the hops' versions no longer accept, which the server role drops from them."""
+def _configure(hops, settings):
+    """Each hop with the server role's settings for it: ``snapshot_count`` and ``rejected_settings``."""
+    for index, hop in enumerate(hops):
+        followed = index + 1 < len(hops)
+        hop["snapshot_count"] = (1 if followed and minor(parse_version(hop["version"])) in SNAPSHOT_BEFORE_NEXT_MINOR
+                                 else int(settings.get("snapshot_count") or 0))
+        hop["rejected_settings"] = rejected_settings(hop["version"], settings.get("extra_config"))
+    return hops
+
+
+def _dropped_on_the_way(hops, settings):
+    """The operator's settings that a version the hops upgrade to no longer accepts, and why."""
     dropped = []
     crossed = [(minor(parse_version(hop["from"])), minor(parse_version(hop["version"])))
                for hop in hops if hop["action"] == "upgrade"]
-    if settings.get("enable_v2") and any(left < (3, 6) <= reached for left, reached in crossed):
+    if settings.get("enable_v2") and any(left < ENABLE_V2_REMOVED <= reached for left, reached in crossed):
         dropped.append("enable-v2 (removed in 3.6; v2 clients must move to the v3 API first)")
-    if any(left < (3, 7) <= reached for left, reached in crossed):
+    if any(left < EXPERIMENTAL_FLAGS_REMOVED <= reached for left, reached in crossed):
         dropped.extend("%s (removed in 3.7; use %s or its feature gate)" % (key, key[len("experimental-"):])
                        for key in sorted(settings.get("extra_config") or {}) if key.startswith("experimental-"))
     return dropped
@@ -130,12 +157,15 @@ def rolling_preflight(members, target, available, settings=None):
     ``leader`` (the leader's ID it sees), ``version``, ``healthy``,
     ``db_size``, ``free_bytes`` (free space where snapshots go),
     ``ready_for_next`` and ``auth_enabled`` (etcd_datadir_info's, read live).
-    ``settings``: ``enable_v2`` and ``extra_config`` of the server role.
+    ``settings``: ``enable_v2``, ``extra_config`` and ``snapshot_count`` of the
+    server role.
 
     Returns ``hops`` (each with ``version``, ``action`` (upgrade, downgrade, or
     snapshot: a restart with snapshot-count 1), ``from``, ``minor``,
-    ``check_v2store``), ``order`` (hosts, the leader last), ``warnings``,
-    ``dropped_settings`` and ``errors`` (empty when the change may start).
+    ``check_v2store``, and the server role's ``snapshot_count`` and
+    ``rejected_settings`` (keys left out of the configuration) for it),
+    ``order`` (hosts, the leader last), ``warnings``, ``dropped_settings``
+    and ``errors`` (empty when the change may start).
     """
     settings = settings or {}
     errors, warnings = [], []
@@ -158,8 +188,9 @@ def rolling_preflight(members, target, available, settings=None):
         hops, plan_warnings = _hops([member.get("version") for member in members], target, available)
         warnings.extend(plan_warnings)
         _annotate(hops, [member["version"] for member in members])
-        dropped = _rejected_settings(hops, settings)
+        dropped = _dropped_on_the_way(hops, settings)
         _v2_gates(hops, members, errors, warnings)
+        _configure(hops, settings)
     except MigrationError as exc:
         errors.append(str(exc))
         dropped = []

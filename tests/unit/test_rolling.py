@@ -2,7 +2,7 @@
 
 import pytest
 
-from ansible_collections.etcdops.etcd.plugins.module_utils.rolling import rolling_hops, rolling_preflight
+from ansible_collections.etcdops.etcd.plugins.module_utils.rolling import rejected_settings, rolling_hops, rolling_preflight
 from ansible_collections.etcdops.etcd.plugins.module_utils.versions import MigrationError
 
 OFFERED = ["3.4.23", "3.5.16", "3.5.35", "3.6.5", "3.6.16", "3.7.3"]
@@ -143,3 +143,28 @@ def test_a_hop_stopped_part_way_can_be_rolled_back_to_where_it_started():
         {"version": "3.4.23", "action": "downgrade"}]
     assert rolling_hops(["3.5.35", "3.6.16", "3.5.35"], "3.5.35", OFFERED) == [
         {"version": "3.5.35", "action": "downgrade"}]
+
+
+def test_each_hop_carries_the_server_roles_snapshot_count_and_the_keys_its_version_rejects():
+    settings = {"enable_v2": True, "snapshot_count": 5000,
+                "extra_config": {"experimental-initial-corrupt-check": True, "auto-compaction-mode": "periodic"}}
+    result = rolling_preflight(members(), "3.7.3", OFFERED, settings)
+    assert [(h["version"], h["snapshot_count"]) for h in result["hops"]] == [
+        ("3.5.35", 1), ("3.6.16", 1), ("3.7.3", 5000)]
+    assert [h["rejected_settings"] for h in result["hops"]] == [
+        [], ["enable-v2"], ["enable-v2", "experimental-initial-corrupt-check"]]
+    last_hop = rolling_preflight(members(version="3.5.35"), "3.6.16", OFFERED)["hops"]
+    assert [h["snapshot_count"] for h in last_hop] == [0]
+
+
+def test_the_snapshot_hop_first_runs_with_snapshot_count_1():
+    wal_tail = {"ready_for_next": WAL_V2}
+    result = rolling_preflight(members(version="3.5.35", m1=wal_tail, m2=wal_tail, m3=wal_tail), "3.6.16", OFFERED)
+    assert [(h["action"], h["snapshot_count"]) for h in result["hops"]] == [("snapshot", 1), ("upgrade", 0)]
+
+
+def test_rejected_settings_by_version():
+    extra = {"experimental-initial-corrupt-check": True, "auto-compaction-mode": "periodic"}
+    assert rejected_settings("3.5.35", extra) == []
+    assert rejected_settings("3.6.16", extra) == ["enable-v2"]
+    assert rejected_settings("3.7.3", extra) == ["enable-v2", "experimental-initial-corrupt-check"]
