@@ -85,17 +85,19 @@ class Case:
     def __init__(self, tmp_path, pristine, target, bin_dir=None):
         self.root = tmp_path
         self.data = tmp_path / "data"
+        self.data.parent.mkdir(parents=True, exist_ok=True)
         copy_tree(pristine, self.data)
         self.backups = tmp_path / "backups"
         self.target = target
         self.bin_dir = str(bin_dir or BIN_ROOT)
         self.port = free_port()
+        self.extra = []
 
     def command(self):
         return [sys.executable, str(CLI), "--data-dir", str(self.data), "--target-version", self.target,
                 "--bin-dir", self.bin_dir, "--client-port", str(self.port),
                 "--listen-peer-urls", "http://127.0.0.1:%d" % free_port(),
-                "--backup-dir", str(self.backups), "--backups-to-keep", "1"]
+                "--backup-dir", str(self.backups), "--backups-to-keep", "1"] + self.extra
 
     def killed_at_syscall(self, syscall, nth, expect):
         """Run under strace, SIGKILLed on entry to the ``nth`` ``syscall``, which must name ``expect``."""
@@ -324,3 +326,26 @@ def test_kills_in_a_row_during_the_recovery_converge(written_by, tmp_path):
     case.killed_at_syscall("mkdir", 1, ".etcd-migrate-restore")  # the re-run's recovery starts staging
     case.killed_at_syscall("rename", 1, ".etcd-migrate-restore/member")  # the next one's swap
     converge(case, written, expect_restore=True)
+
+
+def test_without_a_backup_a_kill_mid_step_is_refused_and_the_scratch_copies_kept(written_by, tmp_path):
+    """backup: false has nothing to put back: the next run must refuse, not take the half-moved data for empty."""
+    written = written_by("3.5")
+    case = Case(tmp_path, written[1], "3.4.23")
+    case.extra = ["--no-backup"]
+    case.killed_at_syscall("rename", nth_call(syscalls_of(case), "rename", "restored/member"), "restored/member")
+    again = case.run()
+    assert again.returncode == 1 and "backup: false died during downgrade-snapshot" in again.stderr
+    work = case.data / ".etcd-migrate-work"
+    assert (work / "replaced-member" / "snap" / "db").exists() and (work / "restored" / "member").exists()
+    assert (case.data / ".etcd-migrate-inflight.json").exists()
+
+
+def syscalls_of(case):
+    """The traced calls of a whole run of ``case`` on a copy of its data."""
+    dry = Case(case.root / "dry", case.data, case.target, case.bin_dir)
+    dry.extra = ["--no-backup"]
+    out = case.root / "dry-trace"
+    subprocess.run(["strace", "-qq", "-o", str(out), "-e", "trace=" + TRACED] + dry.command(),
+                   capture_output=True, timeout=600, check=False)
+    return [line for line in out.read_text().splitlines() if "(" in line and line[0].isalpha()]
