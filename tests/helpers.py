@@ -1,5 +1,6 @@
 """Test helpers: real etcd binaries by requirement, real members, real data dirs."""
 
+import base64
 import contextlib
 import hashlib
 import os
@@ -122,3 +123,21 @@ def tmpfs(path, size):
         yield Path(path)
     finally:
         subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+def v3_keys(member):
+    """Every key through the v3 gateway: {key: (value, lease or None)}."""
+    kvs = member.v3("/kv/range", {"key": "AA==", "range_end": "AA=="}).get("kvs") or []
+    return {base64.b64decode(kv["key"]).decode(): (base64.b64decode(kv.get("value", "")).decode(), kv.get("lease"))
+            for kv in kvs}
+
+
+def assert_converted_from_etcd2(member, plain, ttl_keys, ttl=3600):
+    """etcd2 -> etcd3: every key served over v3, the TTL keys on one lease of ``ttl`` seconds, the rest on none."""
+    got = v3_keys(member)
+    assert {k: v for k, (v, _lease) in got.items()} == dict(plain, **ttl_keys)
+    assert all(not got[k][1] for k in plain)
+    leases = {got[k][1] for k in ttl_keys}
+    assert len(leases) == 1 and None not in leases
+    lease = member.v3("/kv/lease/timetolive", {"ID": leases.pop()})
+    assert int(lease["grantedTTL"]) == ttl and 0 < int(lease["TTL"]) <= ttl

@@ -15,7 +15,7 @@ import time
 import pytest
 
 from etcd_sample import free_port, read_state, write_sample_data
-from helpers import BIN_ROOT, ROOT, copy_tree, etcd_version, running_etcd
+from helpers import BIN_ROOT, ROOT, assert_converted_from_etcd2, copy_tree, etcd_version, running_etcd, v3_keys
 
 from ansible_collections.etcdops.etcd.plugins.module_utils.etcd_process import Member, Toolset
 
@@ -195,12 +195,6 @@ def v2_served(member):
     return flatten(member.v2("GET", "/", query={"recursive": "true"}).get("node", {}), {})
 
 
-def v3_served(member):
-    kvs = member.v3("/kv/range", {"key": "AA==", "range_end": "AA=="}).get("kvs") or []
-    return {base64.b64decode(kv["key"]).decode(): (base64.b64decode(kv.get("value", "")).decode(), kv.get("lease"))
-            for kv in kvs}
-
-
 # --- the cases of the reference's own integration test ----------------------
 
 def test_manifest_environment_with_peer_mtls_up_several_minors(copy_of, pki, tmp_path):
@@ -267,13 +261,7 @@ def test_etcd2_to_etcd3_leases_the_keys_under_the_data_prefix(copy_of, pki, tmp_
     assert (data_dir / "version.txt").read_text() == "3.4.23/etcd3"
     assert_loopback_only(seen)
     with running_etcd("3.4.23", data_dir, tmp_path, **tls_member_settings(name, peer, pki)) as member:
-        got = v3_served(member)
-        assert {k: v for k, (v, _lease) in got.items()} == dict(V2_KEYS, **TTL_KEYS)
-        assert all(not got[k][1] for k in V2_KEYS)
-        leases = {got[k][1] for k in TTL_KEYS}
-        assert len(leases) == 1 and None not in leases
-        ttl = member.v3("/kv/lease/timetolive", {"ID": leases.pop()})
-        assert int(ttl["grantedTTL"]) == 3600 and 0 < int(ttl["TTL"]) <= 3600
+        assert_converted_from_etcd2(member, V2_KEYS, TTL_KEYS)
 
 
 # --- three members with peer mTLS, one at a time -----------------------------

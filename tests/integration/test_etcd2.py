@@ -2,7 +2,7 @@
 
 import pytest
 
-from helpers import etcd_version, params, running_etcd, tree_digest
+from helpers import assert_converted_from_etcd2, etcd_version, params, running_etcd, tree_digest, v3_keys
 
 from ansible_collections.etcdops.etcd.plugins.module_utils.engine import migrate
 from ansible_collections.etcdops.etcd.plugins.module_utils.versions import MigrationError
@@ -25,13 +25,6 @@ def v2_data_dir(tmp_path):
     return data_dir
 
 
-def v3_keys(member):
-    import base64
-    kvs = member.v3("/kv/range", {"key": "AA==", "range_end": "AA=="}).get("kvs") or []
-    return {base64.b64decode(kv["key"]).decode(): (base64.b64decode(kv.get("value", "")).decode(), kv.get("lease"))
-            for kv in kvs}
-
-
 def v2_keys(member):
     def flatten(node, out):
         for child in node.get("nodes") or []:
@@ -50,13 +43,7 @@ def test_etcd2_data_converts_to_etcd3_and_upgrades_with_ttl_keys_leased(v2_data_
         ("convert-etcd2-to-etcd3", "3.3.25"), ("upgrade", "3.4.23"), ("upgrade", target)]
     assert (v2_data_dir / "version.txt").read_text() == "%s/etcd3" % target
     with running_etcd(target, v2_data_dir, tmp_path) as member:
-        got = v3_keys(member)
-        assert {k: v for k, (v, _lease) in got.items()} == dict(V2_KEYS, **TTL_KEYS)
-        assert all(not got[k][1] for k in V2_KEYS)
-        leases = {got[k][1] for k in TTL_KEYS}
-        assert len(leases) == 1 and None not in leases
-        ttl = member.v3("/kv/lease/timetolive", {"ID": leases.pop()})
-        assert int(ttl["grantedTTL"]) == 3600 and 0 < int(ttl["TTL"]) <= 3600
+        assert_converted_from_etcd2(member, V2_KEYS, TTL_KEYS)
 
 
 def test_converted_data_goes_on_to_36_without_v2_content(v2_data_dir, tmp_path):
