@@ -141,3 +141,15 @@ def assert_converted_from_etcd2(member, plain, ttl_keys, ttl=3600):
     assert len(leases) == 1 and None not in leases
     lease = member.v3("/kv/lease/timetolive", {"ID": leases.pop()})
     assert int(lease["grantedTTL"]) == ttl and 0 < int(lease["TTL"]) <= ttl
+
+
+def v2_keys(member):
+    """Every key of the v2 store: {key: (value, ttl or None)}."""
+    def flatten(node, out):
+        for child in node.get("nodes") or []:
+            if child.get("dir"):
+                flatten(child, out)
+            else:
+                out[child["key"]] = (child["value"], child.get("ttl"))
+        return out
+    return flatten(member.v2("GET", "/", query={"recursive": "true"}).get("node", {}), {})

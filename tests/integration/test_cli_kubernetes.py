@@ -15,7 +15,8 @@ import time
 import pytest
 
 from etcd_sample import free_port, read_state, write_sample_data
-from helpers import BIN_ROOT, ROOT, assert_converted_from_etcd2, copy_tree, etcd_version, running_etcd, v3_keys
+from helpers import (BIN_ROOT, ROOT, assert_converted_from_etcd2, copy_tree, etcd_version, running_etcd, v2_keys,
+                     v3_keys)
 
 from ansible_collections.etcdops.etcd.plugins.module_utils.etcd_process import Member, Toolset
 
@@ -184,17 +185,6 @@ def state_after(version, data_dir, tmp_path, name, peer, extra, marks):
         return read_state(member, marks), member.version_info(), member.status()["header"]
 
 
-def v2_served(member):
-    def flatten(node, out):
-        for child in node.get("nodes") or []:
-            if child.get("dir"):
-                flatten(child, out)
-            else:
-                out[child["key"]] = (child["value"], child.get("ttl"))
-        return out
-    return flatten(member.v2("GET", "/", query={"recursive": "true"}).get("node", {}), {})
-
-
 # --- the cases of the reference's own integration test ----------------------
 
 def test_manifest_environment_with_peer_mtls_up_several_minors(copy_of, pki, tmp_path):
@@ -243,7 +233,7 @@ def test_etcd3_to_etcd2_keeps_peer_mtls_and_every_key(copy_of, pki, tmp_path):
     assert (data_dir / "version.txt").read_text() == "%s/etcd2" % version
     assert_loopback_only(seen)
     with running_etcd(version, data_dir, tmp_path, **tls_member_settings(name, peer, pki)) as member:
-        served = v2_served(member)
+        served = v2_keys(member)
     assert {k: v for k, (v, _ttl) in served.items()} == {k: kv[0] for k, kv in before["kvs"].items()}
     leased = {k for k, kv in before["kvs"].items() if kv[4]}
     assert leased and all(0 < served[k][1] <= 3600 for k in leased)

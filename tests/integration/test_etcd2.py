@@ -2,7 +2,8 @@
 
 import pytest
 
-from helpers import assert_converted_from_etcd2, etcd_version, params, running_etcd, tree_digest, v3_keys
+from helpers import (assert_converted_from_etcd2, etcd_version, params, running_etcd, tree_digest, v2_keys,
+                     v3_keys)
 
 from ansible_collections.etcdops.etcd.plugins.module_utils.engine import migrate
 from ansible_collections.etcdops.etcd.plugins.module_utils.versions import MigrationError
@@ -23,17 +24,6 @@ def v2_data_dir(tmp_path):
             member.v2("PUT", key, {"value": value, "ttl": 600})
     (data_dir / "version.txt").write_text("3.3.25/etcd2")
     return data_dir
-
-
-def v2_keys(member):
-    def flatten(node, out):
-        for child in node.get("nodes") or []:
-            if child.get("dir"):
-                flatten(child, out)
-            else:
-                out[child["key"]] = (child["value"], child.get("ttl"))
-        return out
-    return flatten(member.v2("GET", "/", query={"recursive": "true"}).get("node", {}), {})
 
 
 def test_etcd2_data_converts_to_etcd3_and_upgrades_with_ttl_keys_leased(v2_data_dir, tmp_path):
