@@ -15,8 +15,7 @@ import time
 import pytest
 
 from etcd_sample import free_port, read_state, write_sample_data
-from helpers import (BIN_ROOT, ROOT, assert_converted_from_etcd2, copy_tree, etcd_version, running_etcd, v2_keys,
-                     v3_keys)
+from helpers import BIN_ROOT, ROOT, assert_converted_from_etcd2, copy_tree, etcd_version, running_etcd, v2_keys
 
 from ansible_collections.etcdops.etcd.plugins.module_utils.etcd_process import Member, Toolset
 
