@@ -266,9 +266,13 @@ class DataDir:
         return found
 
     def ensure_owner(self):
-        """Give every entry of the member's data the data dir's owner (a root run must not leave root's files)."""
+        """Give every entry of the member's data the data dir's owner (a root run must not leave root's files).
+
+        Returns True when an owner changed.
+        """
+        changed = False
         if os.geteuid() != 0:
-            return
+            return changed
         owner = os.stat(self.path)
         places = [self.path] + [real for real, _link in self.locations().values()]
         for place in places:
@@ -278,6 +282,8 @@ class DataDir:
                     info = os.lstat(path)
                     if (info.st_uid, info.st_gid) != (owner.st_uid, owner.st_gid):
                         os.lchown(path, owner.st_uid, owner.st_gid)
+                        changed = True
+        return changed
 
     # --- version.txt ----------------------------------------------------
 

@@ -20,7 +20,7 @@ import time
 from .datadir import INFLIGHT_FILE, WORK_DIR, Backups, DataDir, free_bytes, mount_point
 from .bbolt import FormatError
 from .detect import members, safe_detect
-from .etcd_process import available_versions, check_port_free
+from .etcd_process import available_versions, check_port_free, listen_addresses
 from .membership import record_only_plan
 from .plan import RECORD, plan_migration
 from .steps import StepRunner
@@ -136,7 +136,8 @@ def validate(opts):
                                  % (key, version))
     storage = check_storage(opts["target_storage"], "target_storage")
     mode_text = str(opts["data_dir_mode"])
-    if not re.match(r"^0?o?[0-7]{3}$", mode_text) or int(mode_text.replace("o", ""), 8) & 0o700 != 0o700:
+    mode = int(mode_text.replace("o", ""), 8) if re.match(r"^0?o?[0-7]{3}$", mode_text) else None
+    if mode is None or mode & 0o700 != 0o700:
         raise MigrationError("data_dir_mode %r is not an octal mode that lets etcd's owner read, write and enter: "
                              "give one such as 0700" % mode_text)
     opts["timeout"] = _positive_int(opts, "timeout")
@@ -156,7 +157,7 @@ def validate(opts):
                              "remove them (use the data_dir, wal_dir, name, listen_peer_urls, "
                              "initial_advertise_peer_urls, initial_cluster and initial_cluster_token options)"
                              % ", ".join(owned))
-    return target, storage, int(mode_text.replace("o", ""), 8)
+    return target, storage, mode
 
 
 def _migrate(opts, check_mode, say):
@@ -305,7 +306,8 @@ def _migrate_locked(data_dir, opts, target, target_storage, mode, check_mode, sa
         result["changed"] = True
     if data_dir.ensure_mode(mode):
         result["changed"] = True
-    data_dir.ensure_owner()
+    if data_dir.ensure_owner():
+        result["changed"] = True
     if opts["backup"]:
         # Retention is applied after every success, so a run killed while pruning is finished by the next one.
         result["removed_backups"] += backups.prune(opts["backups_to_keep"], protect=[result["backup"]])
@@ -331,11 +333,11 @@ def _cluster_member_plan(data_dir, current, storage, target, target_storage, ava
         raise MigrationError("%s (members %s): %s" % (data_dir.path, names, exc))
 
 
-def _logged_disk_full(work_dir):
-    """Whether a temporary etcd of this run logged ENOSPC (its logs sit in the work dir until the restore)."""
-    for name in os.listdir(work_dir) if work_dir and os.path.isdir(work_dir) else []:
+def _logged_disk_full(log_dir):
+    """Whether a temporary etcd of this run logged ENOSPC."""
+    for name in os.listdir(log_dir) if log_dir and os.path.isdir(log_dir) else []:
         if name.endswith(".log"):
-            with open(os.path.join(work_dir, name), "rb") as handle:
+            with open(os.path.join(log_dir, name), "rb") as handle:
                 if b"no space left on device" in handle.read():
                     return True
     return False
@@ -352,9 +354,7 @@ def _preflight(data_dir, opts):
                              "credentials, and takes none. Nothing was changed; run 'etcdctl auth disable' before "
                              "and 'auth enable' after, or roll the cluster with playbooks/upgrade.yml"
                              % data_dir.path)
-    ports = [("127.0.0.1", opts["client_port"])]
-    ports += [(url.hostname, url.port) for url in map(urlparse, str(opts["listen_peer_urls"]).split(","))]
-    for host, port in ports:
+    for host, port in listen_addresses(opts["client_port"], opts["listen_peer_urls"]):
         check_port_free(host, port)
 
 

@@ -96,6 +96,12 @@ def available_versions(bin_dir):
     return sorted(found)
 
 
+def listen_addresses(client_port, listen_peer_urls):
+    """(host, port) pairs a temporary member listens on: loopback for clients, ``listen_peer_urls`` for peers."""
+    return [("127.0.0.1", client_port)] + [(url.hostname, url.port)
+                                           for url in map(urlparse, str(listen_peer_urls).split(","))]
+
+
 def check_port_free(host, port):
     """Refuse to start next to another process on our port: it, not our etcd, would answer."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -130,7 +136,7 @@ class Member:
         self.log_path = log_path
         self.client_url = "http://127.0.0.1:%d" % client_port
         advertise = initial_advertise_peer_urls or listen_peer_urls
-        self.listen = [("127.0.0.1", client_port)] + [(u.hostname, u.port) for u in map(urlparse, listen_peer_urls.split(","))]
+        self.listen = listen_addresses(client_port, listen_peer_urls)
         self.args = [
             "--name", name, "--data-dir", data_dir,
             "--listen-client-urls", self.client_url, "--advertise-client-urls", self.client_url,
