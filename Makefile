@@ -42,6 +42,8 @@ matrix: setup collection etcd-binaries
 
 lint: setup collection
 	ansible-lint --profile production
+	antsibull-changelog lint
+	antsibull-changelog lint-changelog-yaml changelogs/changelog.yaml
 
 build-check: setup
 	rm -rf .cache/build && ansible-galaxy collection build --output-path .cache/build . >/dev/null

@@ -18,7 +18,7 @@ SHIPPED = ("bin/", "meta/", "playbooks/", "plugins/", "roles/", "changelogs/chan
 JUNK = (".pytest_cache/v/cache/nodeids", ".hypothesis/examples/x", ".ansible/tmp/x", ".cache/x", ".venv/x",
         "extensions/molecule/default/.molecule/state.yml", "plugins/module_utils/__pycache__/plan.cpython-311.pyc",
         "tests/output/junit.xml", "roles/server/.pytest_cache/x", "playbooks/.ansible/tmp/x", "etcdops-etcd-0.0.9.tar.gz",
-        "changelogs/fragments/unreleased.yml")
+        "changelogs/fragments/unreleased.yml", "changelogs/.plugin-cache.yaml")
 
 PLAY = """
 - name: The installed collection in check mode
