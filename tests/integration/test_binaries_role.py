@@ -4,8 +4,10 @@ import json
 import os
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
+from etcd_sample import free_port
 from helpers import ROOT
 
 PLAYBOOK = """
@@ -17,7 +19,7 @@ PLAYBOOK = """
 """
 
 
-def run_role(tmp_path, mirror, **extra):
+def run_role(tmp_path, mirror, flags=(), **extra):
     (tmp_path / "play.yml").write_text(PLAYBOOK)
     variables = {"etcd_binaries_version": "3.5.35", "etcd_binaries_versions": ["3.4.23", "3.5.35"],
                  "etcd_binaries_base_url": mirror, "etcd_binaries_prefix": str(tmp_path / "opt"),
@@ -28,7 +30,7 @@ def run_role(tmp_path, mirror, **extra):
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".cache" / "collections"),
                ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_INVENTORY_UNPARSED_WARNING="false")
     return subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), str(tmp_path / "play.yml"),
-                           "-e", json.dumps(variables)], env=env, capture_output=True, text=True, check=False,
+                           "-e", json.dumps(variables)] + list(flags), env=env, capture_output=True, text=True, check=False,
                           timeout=300)
 
 
@@ -59,3 +61,42 @@ def test_a_version_without_a_build_for_the_arch_fails_before_any_download(tmp_pa
     result = run_role(tmp_path, release_mirror, etcd_binaries_first_version={"amd64": "3.5.0"})
     assert result.returncode != 0 and "etcd 3.4.23 has no official linux-amd64 build" in result.stdout
     assert not (tmp_path / "cache").exists() and not (tmp_path / "opt").exists()
+
+
+def test_check_mode_on_a_fresh_host_reports_the_installs_and_creates_nothing(tmp_path, release_mirror):
+    result = run_role(tmp_path, release_mirror, flags=["--check"])
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "would install etcd 3.4.23, 3.5.35" in result.stdout
+    assert not (tmp_path / "cache").exists() and not (tmp_path / "opt").exists()
+    assert sorted(p.name for p in (tmp_path / "bin").iterdir()) == []
+
+
+def seed_controller_cache(cache, mirror, version, sums_text=None):
+    """A controller cache as an air-gapped user brings it: the archive and its release's SHA256SUMS."""
+    cache.mkdir()
+    archive = "etcd-v%s-linux-amd64.tar.gz" % version
+    urllib.request.urlretrieve("%s/v%s/%s" % (mirror, version, archive), str(cache / archive))
+    if sums_text is None:
+        with urllib.request.urlopen("%s/v%s/SHA256SUMS" % (mirror, version)) as response:
+            sums_text = response.read().decode()
+    (cache / ("etcd-v%s-SHA256SUMS" % version)).write_text(sums_text)
+
+
+def test_a_pre_seeded_controller_cache_installs_with_no_network(tmp_path, release_mirror):
+    seed_controller_cache(tmp_path / "controller", release_mirror, "3.5.35")
+    nowhere = "http://127.0.0.1:%d" % free_port()  # nothing listens: any fetch fails the run
+    result = run_role(tmp_path, nowhere, etcd_binaries_versions=["3.5.35"], etcd_binaries_download_mode="controller",
+                      etcd_binaries_controller_cache=str(tmp_path / "controller"))
+    assert result.returncode == 0, result.stdout[-3000:]
+    out = subprocess.run([str(tmp_path / "opt" / "3.5.35" / "etcd"), "--version"], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.splitlines()[0].endswith("3.5.35")
+
+
+def test_a_cached_checksum_list_without_the_archive_fails_naming_the_file(tmp_path, release_mirror):
+    seed_controller_cache(tmp_path / "controller", release_mirror, "3.5.35", sums_text="%s  other.tar.gz\n" % ("0" * 64))
+    result = run_role(tmp_path, release_mirror, etcd_binaries_versions=["3.5.35"],
+                      etcd_binaries_download_mode="controller", etcd_binaries_controller_cache=str(tmp_path / "controller"))
+    assert result.returncode != 0
+    assert "etcd-v3.5.35-SHA256SUMS has no line for etcd-v3.5.35-linux-amd64.tar.gz" in result.stdout
+    assert not (tmp_path / "opt" / "3.5.35").exists()

@@ -1,0 +1,93 @@
+"""The server role on this machine (localhost): --check on a fresh host, its tags, semver from pip."""
+
+import json
+import os
+import pwd
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+from helpers import ROOT
+
+ANSIBLE_BIN = Path(sys.executable).parent
+ENV = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".cache" / "collections"), ANSIBLE_NOCOLOR="1",
+           ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_INVENTORY_UNPARSED_WARNING="false")
+PLAY = """
+- hosts: localhost
+  connection: local
+  gather_facts: true
+  roles:
+    - role: etcdops.etcd.server
+"""
+
+
+def bare_python(path):
+    """A Python without semver, as on a fresh host."""
+    venv.create(path, with_pip=True)
+    return str(path / "bin" / "python")
+
+
+def test_check_mode_on_a_fresh_host_succeeds_and_changes_nothing(tmp_path, release_mirror):
+    (tmp_path / "play.yml").write_text(PLAY)
+    (tmp_path / "bin").mkdir()
+    variables = {"etcd_version": "3.5.35", "etcd_data_dir": str(tmp_path / "data"),
+                 "etcd_config_dir": str(tmp_path / "etc"), "etcd_bin_dir": str(tmp_path / "opt"),
+                 "etcd_binaries_link_dir": str(tmp_path / "bin"), "etcd_binaries_host_cache": str(tmp_path / "cache"),
+                 "etcd_binaries_base_url": release_mirror, "etcd_user": "etcdops-check", "etcd_group": "etcdops-check",
+                 "etcd_semver_source": "pip", "ansible_python_interpreter": bare_python(tmp_path / "python")}
+    proc = subprocess.run([str(ANSIBLE_BIN / "ansible-playbook"), "--check", str(tmp_path / "play.yml"),
+                           "-e", json.dumps(variables)], env=ENV, capture_output=True, text=True, check=False,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    assert "would install etcd 3.5.35" in proc.stdout and "failed=0" in proc.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bin", "play.yml", "python"]
+    assert list((tmp_path / "bin").iterdir()) == []
+    assert "etcdops-check" not in [entry.pw_name for entry in pwd.getpwall()]
+    assert not Path("/etc/systemd/system/etcd.service").exists()
+
+
+def test_each_phase_has_its_tag_and_the_data_version_is_always_read():
+    def tasks(tag):
+        proc = subprocess.run([str(ANSIBLE_BIN / "ansible-playbook"), str(ROOT / "playbooks" / "site.yml"), "-i",
+                               str(ROOT / "playbooks" / "inventories" / "example" / "hosts.yml"), "--list-tasks",
+                               "--tags", tag], env=ENV, capture_output=True, text=True, check=True)
+        listed = [line.strip().split("\t")[0] for line in proc.stdout.splitlines() if line.startswith("      ")]
+        assert listed[0].startswith("etcdops.etcd.server : Validating arguments against arg spec 'main'")
+        listed.remove("etcdops.etcd.server : Read the version the data is at")  # whatever the tag
+        return listed[1:]
+
+    assert "etcdops.etcd.server : Create the data directory (0700, as etcd recommends)" in tasks("install")
+    assert tasks("configure") == ["etcdops.etcd.server : Create the configuration directory",
+                                      "etcdops.etcd.server : Write the etcd configuration",
+                                      "etcdops.etcd.server : Find the installed systemd unit",
+                                      "etcdops.etcd.server : Write the systemd unit"]
+    assert "etcdops.etcd.server : Migrate the data directory to etcd {{ etcd_version }}" in tasks("migrate")
+    assert "etcdops.etcd.server : Create the configuration directory" not in tasks("migrate")
+    assert tasks("service") == ["etcdops.etcd.server : Apply configuration changes now",
+                                    "etcdops.etcd.server : Run etcd",
+                                    "etcdops.etcd.server : Wait until the member is healthy",
+                                    "etcdops.etcd.server : Note how long the member was down for a version switch "
+                                    "(0 without one)"]
+
+
+def test_semver_from_pip_where_the_os_has_no_package(tmp_path):
+    python = bare_python(tmp_path / "python")
+    play = tmp_path / "play.yml"
+    play.write_text("""
+- hosts: localhost
+  connection: local
+  gather_facts: true
+  tasks:
+    - name: The server role's semver step
+      ansible.builtin.include_role:
+        name: etcdops.etcd.server
+        tasks_from: semver
+""")
+    run = [str(ANSIBLE_BIN / "ansible-playbook"), str(play), "-e",
+           json.dumps({"etcd_semver_source": "pip", "ansible_python_interpreter": python})]
+    first = subprocess.run(run, env=ENV, capture_output=True, text=True, check=False, timeout=600)
+    assert first.returncode == 0 and "changed=1" in first.stdout, first.stdout[-3000:]
+    subprocess.run([python, "-c", "import semver"], check=True)
+    second = subprocess.run(run, env=ENV, capture_output=True, text=True, check=False, timeout=600)
+    assert second.returncode == 0 and "changed=0" in second.stdout, second.stdout[-3000:]
