@@ -47,6 +47,16 @@ def test_adhoc_check_mode_returns_the_plan_and_changes_nothing(data_dir_from):
     assert (sorted(p.name for p in data_dir.rglob("*")), (data_dir / "version.txt").read_text()) == before
 
 
+def test_async_poll_runs_a_migration_in_the_background_to_its_result(data_dir_from):
+    version, data_dir, _marks, _before = data_dir_from("3.4.23")
+    target = etcd_version("3.5")
+    proc, result = adhoc(data_dir, target, "-B", "600", "-P", "1")
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert result["ansible_job_id"] and result["finished"] == 1 and result["changed"] is True
+    assert [(s["from"], s["to"]) for s in result["steps"]] == [(version, target)] and result["backup"]
+    assert (data_dir / "version.txt").read_text() == "%s/etcd3" % target
+
+
 def test_adhoc_failure_names_the_problem_and_leaves_data_alone(data_dir_from):
     version, data_dir, _marks, _before = data_dir_from("3.4.23")
     proc, result = adhoc(data_dir, "3.2.0")

@@ -19,6 +19,10 @@ PLAY = """
   gather_facts: true
   roles:
     - role: etcdops.etcd.server
+  post_tasks:
+    - name: The summary the playbooks print
+      ansible.builtin.debug:
+        msg: "summary={{ etcd_server_summary | to_json }}"
 """
 
 
@@ -41,6 +45,9 @@ def test_check_mode_on_a_fresh_host_succeeds_and_changes_nothing(tmp_path, relea
                           timeout=600)
     assert proc.returncode == 0, proc.stdout[-4000:]
     assert "would install etcd 3.5.35" in proc.stdout and "failed=0" in proc.stdout
+    summary = json.loads(proc.stdout.split('"msg": "summary=', 1)[1].split('"\n', 1)[0].replace('\\"', '"'))
+    assert summary == {"version_before": "none (no data yet)", "version_after": "3.5.35", "check_mode": True,
+                       "steps": [], "planned": [], "backup": None, "downtime_seconds": 0}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bin", "play.yml", "python"]
     assert list((tmp_path / "bin").iterdir()) == []
     assert "etcdops-check" not in [entry.pw_name for entry in pwd.getpwall()]
