@@ -8,7 +8,7 @@ export ETCD_BINARIES_DIR ?= $(CURDIR)/.cache/etcd
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup collection etcd-binaries test pytest sanity matrix lint build-check molecule demo bench
+.PHONY: setup collection etcd-binaries test pytest sanity matrix lint build-check molecule demo bench ee
 
 setup: $(VENV)/.installed
 
@@ -60,6 +60,10 @@ molecule: setup collection etcd-binaries
 
 demo: setup collection etcd-binaries
 	$(VPY) tools/demo.py
+
+# The execution environment image (execution-environment.yml) built with podman, and the demo run inside it.
+ee: setup etcd-binaries
+	bash tools/ee.sh
 
 bench: setup collection etcd-binaries
 	$(VPY) tools/bench.py $(BENCH_ARGS)
