@@ -21,7 +21,8 @@ import time
 from urllib.parse import quote, urlencode, urlparse
 from urllib.request import ProxyHandler, Request, build_opener
 
-from .versions import MigrationError, minor, parse_version
+from .compat import ARCH_GATE_LIFTED, ETCDCTL_V3_DEFAULT, V3_GATEWAY, holds
+from .versions import MigrationError, parse_version
 
 SNAP_FILE = re.compile(r"^([0-9a-f]{16})-([0-9a-f]{16})\.snap$")
 # The standard library, not ansible's urls, so that the command line runs without ansible-core;
@@ -52,7 +53,7 @@ def server_environment(version, machine=None):
 
     Their checkSupportArch refuses arm64 unless ETCD_UNSUPPORTED_ARCH names it.
     """
-    if minor(version) < (3, 5) and (machine or platform.machine()) in ("aarch64", "arm64"):
+    if not holds(ARCH_GATE_LIFTED, version) and (machine or platform.machine()) in ("aarch64", "arm64"):
         return clean_environment(ETCD_UNSUPPORTED_ARCH="arm64")
     return clean_environment()
 
@@ -73,7 +74,7 @@ class Toolset:
 
     def run(self, tool, args, timeout=60, check=True):
         # Older etcdctl default to the v2 API.
-        env = clean_environment(ETCDCTL_API="3") if minor(self.version) < (3, 4) else clean_environment()
+        env = clean_environment(ETCDCTL_API="3") if not holds(ETCDCTL_V3_DEFAULT, self.version) else clean_environment()
         proc = subprocess.run([self.path(tool)] + list(args), env=env, capture_output=True, text=True,
                               timeout=timeout, check=False)
         if check and proc.returncode != 0:
@@ -223,7 +224,7 @@ class Member:
 
     def v3(self, rpc, body):
         """A v3 call through the gRPC gateway (``/v3beta`` before 3.4), binary-safe with base64 fields."""
-        prefix = "/v3beta" if minor(self.tools.version) < (3, 4) else "/v3"
+        prefix = "/v3" if holds(V3_GATEWAY, self.tools.version) else "/v3beta"
         return _http_json(self.client_url + prefix + rpc, data=json.dumps(body), method="POST",
                           headers={"Content-Type": "application/json"})
 
@@ -277,7 +278,3 @@ class Member:
         self.wait_ready(timeout, condition=lambda m: max(m.snapshot_indexes() or [0]) >= applied,
                         what="a snapshot at raft index %d" % applied)
 
-
-def reports_storage_version(version):
-    """etcd 3.6 and later report (and keep) a storage version."""
-    return minor(version) >= (3, 6)

@@ -14,7 +14,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from .plan import PATCH_FLOORS, RECORD, Plan, Step
+from .compat import PATCH_FLOORS
+from .plan import RECORD, Plan, Step
 from .versions import MigrationError, minor, minor_text, parse_version
 
 ROLLING = "roll the cluster with the playbook playbooks/upgrade.yml"

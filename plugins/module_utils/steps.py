@@ -12,9 +12,10 @@ import os
 from urllib.error import HTTPError
 
 from .detect import safe_detect
-from .etcd_process import Member, Toolset, reports_storage_version
+from .compat import SNAPSHOT_ON_UPGRADE, STORAGE_VERSION, holds, v2_api_flags
+from .etcd_process import Member, Toolset
 from .plan import CONVERT_TO_ETCD2, CONVERT_TO_ETCD3, DOWNGRADE_API, DOWNGRADE_SNAPSHOT, UPGRADE
-from .versions import MigrationError, cluster_version_text, minor, minor_text, parse_version
+from .versions import MigrationError, cluster_version_text, minor_text, parse_version
 
 
 class StepRunner:
@@ -83,7 +84,7 @@ class StepRunner:
         port, or a flag pointing it at other data, would not)."""
         info = member.wait_ready(
             self.options["timeout"], cluster_version=cluster_version_text(version),
-            storage_version=cluster_version_text(version) if reports_storage_version(version) else None,
+            storage_version=cluster_version_text(version) if holds(STORAGE_VERSION, version) else None,
             condition=condition, what=what)
         header = member.status()["header"]
         if (int(header["member_id"]), int(header["cluster_id"])) != ids:
@@ -101,7 +102,7 @@ class StepRunner:
         ids = self.data_ids()
         with self.member(version, snapshot_count=1) as member:
             self.wait_on(member, version, ids)
-            if minor(version) >= (3, 5):
+            if holds(SNAPSHOT_ON_UPGRADE, version):
                 # The next minor (3.6+) must not replay v2-era WAL entries.
                 member.force_snapshot(self.options["timeout"])
         self.check_ready_for("%d.%d" % (version.major, version.minor + 1))
@@ -154,7 +155,7 @@ class StepRunner:
                               what="storage version %s" % cluster_version_text(target))
         with self.member(target) as member:
             # From 3.6 on the member reports when the downgrade is over; 3.5 cannot tell.
-            self.wait_on(member, target, ids, condition=_downgrade_finished if reports_storage_version(target) else None,
+            self.wait_on(member, target, ids, condition=_downgrade_finished if holds(STORAGE_VERSION, target) else None,
                          what="the downgrade to finish")
 
     def convert_to_etcd3(self, step):
@@ -168,7 +169,7 @@ class StepRunner:
         Toolset(self.bin_dir, version).run("etcdctl", ["migrate", "--data-dir", self.data_dir.path] + wal_args,
                                            timeout=self.options["timeout"])
         ids = self.data_ids()
-        with self.member(version, extra_args=list(self.options["server_extra_args"]) + _v2_api(version)) as member:
+        with self.member(version, extra_args=list(self.options["server_extra_args"]) + v2_api_flags(version)) as member:
             self.wait_on(member, version, ids)
             prefix = self.options["ttl_keys_prefix"]
             if prefix:
@@ -195,7 +196,7 @@ class StepRunner:
         built = os.path.join(self.work_dir, "etcd2")
         with self.member(version, data_dir=built, name=name, initial_advertise_peer_urls=peer_urls,
                          initial_cluster=initial_cluster,
-                         extra_args=list(self.options["server_extra_args"]) + _v2_api(version),
+                         extra_args=list(self.options["server_extra_args"]) + v2_api_flags(version),
                          initial_cluster_token=self.options["initial_cluster_token"]) as fresh:
             fresh.wait_ready(self.options["timeout"], cluster_version=cluster_version_text(version))
             for path, value, ttl in entries:
@@ -211,11 +212,6 @@ class StepRunner:
             raise MigrationError("the v2 data dir does not serve what the v3 data held (%d keys read, %d written)"
                                  % (len(served), len(wanted)))
         self.data_dir.replace_member(os.path.join(built, "member"))
-
-
-def _v2_api(version):
-    """The flag that serves the v2 API: off by default from 3.4 (3.3 serves it anyway)."""
-    return ["--enable-v2=true"] if minor(version) >= (3, 4) else []
 
 
 def _b64(data):
