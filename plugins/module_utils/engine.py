@@ -22,6 +22,7 @@ from .bbolt import FormatError
 from .detect import members, safe_detect
 from .etcd_process import available_versions, check_port_free, listen_addresses
 from .membership import record_only_plan
+from .options import DEFAULTS, MigrateOptions
 from .plan import RECORD, plan_migration
 from .steps import StepRunner
 from .versions import MigrationError, check_storage, parse_version
@@ -29,26 +30,6 @@ from .versions import MigrationError, check_storage, parse_version
 from urllib.error import URLError
 from urllib.parse import urlparse
 
-DEFAULTS = {
-    "target_storage": "etcd3",
-    "name": None,
-    "initial_cluster": None,
-    "listen_peer_urls": "http://127.0.0.1:18630",
-    "initial_advertise_peer_urls": None,
-    "initial_cluster_token": "etcd-cluster",
-    "client_port": 18629,
-    "server_extra_args": [],
-    "current_version": None,
-    "backup": True,
-    "backup_dir": None,
-    "backups_to_keep": 3,
-    "defer_final_hop": False,
-    "timeout": 120,
-    "data_dir_mode": "0700",
-    "ttl_keys_prefix": "/registry/events",
-    "ttl_keys_ttl": 3600,
-    "wal_dir": None,
-}
 
 # What the engine sets on every temporary member itself: server_extra_args may not say otherwise.
 OWNED_FLAGS = ("data-dir", "wal-dir", "name", "listen-client-urls", "advertise-client-urls", "listen-peer-urls",
@@ -70,8 +51,7 @@ def _versioned(version, storage):
 
 def migrate(params, check_mode=False, log=None):
     """Bring ``params['data_dir']`` to ``params['target_version']``; returns the result dict."""
-    opts = dict(DEFAULTS)
-    opts.update((k, v) for k, v in params.items() if v is not None)
+    opts = validate(params)
     try:
         return _migrate(opts, check_mode, log or (lambda message: None))
     except (IOError, OSError) as exc:
@@ -125,12 +105,14 @@ def _owned_flags(args):
     return found
 
 
-def validate(opts):
-    """Every value checked before anything is read, copied or started; returns the typed ones."""
+def validate(params):
+    """Every value checked before anything is read, copied or started: ``DEFAULTS`` and ``params``
+    (None counts as unset) as a MigrateOptions."""
+    opts = dict(DEFAULTS)
+    opts.update((k, v) for k, v in params.items() if v is not None)
     target = parse_version(opts["target_version"], "target_version")
-    for key, version in (("target_version", target),
-                         ("current_version", opts["current_version"] and parse_version(opts["current_version"],
-                                                                                       "current_version"))):
+    current = None if opts["current_version"] is None else parse_version(opts["current_version"], "current_version")
+    for key, version in (("target_version", target), ("current_version", current)):
         if version and version.build:
             raise MigrationError("%s %s has build metadata, which etcd versions do not carry: give MAJOR.MINOR.PATCH"
                                  % (key, version))
@@ -157,12 +139,14 @@ def validate(opts):
                              "remove them (use the data_dir, wal_dir, name, listen_peer_urls, "
                              "initial_advertise_peer_urls, initial_cluster and initial_cluster_token options)"
                              % ", ".join(owned))
-    return target, storage, mode
+    opts.update(target_version=target, current_version=current, target_storage=storage, data_dir_mode=mode,
+                server_extra_args=tuple(opts["server_extra_args"]))
+    return MigrateOptions(**opts)
 
 
 def _migrate(opts, check_mode, say):
-    target, target_storage, mode = validate(opts)
-    data_dir = DataDir(opts["data_dir"], opts["wal_dir"])
+    target, target_storage, mode = opts.target_version, opts.target_storage, opts.data_dir_mode
+    data_dir = DataDir(opts.data_dir, opts.wal_dir)
     data_dir.check_usable()
     result = {"changed": False, "steps": [], "warnings": [], "backup": None, "removed_backups": []}
 
@@ -216,9 +200,8 @@ def _recover_interrupted_run(data_dir, check_mode, say, result):
 def _current_version(data_dir, opts, empty, result):
     """(version, storage) from version.txt, current_version, or the data files themselves."""
     recorded = data_dir.read_version()
-    given = opts["current_version"]
-    if given is not None:
-        given_version = parse_version(given, "current_version")
+    given_version = opts.current_version
+    if given_version is not None:
         if recorded is not None and recorded[0] != given_version:
             raise MigrationError("current_version %s contradicts %s, which says %s: fix one of them"
                                  % (given_version, data_dir.file("version.txt"), recorded[0]))
@@ -230,7 +213,7 @@ def _current_version(data_dir, opts, empty, result):
     shown = ("version", "cluster_version", "storage_version", "lower_bound", "ambiguous", "evidence", "error")
     result["detected"] = {k: detected.get(k) for k in shown}
     candidates = {detected.get(k) for k in ("version", "cluster_version", "lower_bound")} - {None}
-    if given is not None:
+    if given_version is not None:
         if candidates and "%d.%d" % (given_version.major, given_version.minor) not in candidates:
             raise MigrationError("current_version %s contradicts the data files, which show %s (%s)"
                                  % (given_version, detected["version"], "; ".join(detected["evidence"])))
@@ -244,8 +227,8 @@ def _current_version(data_dir, opts, empty, result):
 
 
 def _migrate_locked(data_dir, opts, target, target_storage, mode, check_mode, say, result):
-    backups = Backups(data_dir, opts["backup_dir"])
-    if opts["backup"]:
+    backups = Backups(data_dir, opts.backup_dir)
+    if opts.backup:
         backups.check_placement()
     _recover_interrupted_run(data_dir, check_mode, say, result)
     if not check_mode:
@@ -257,10 +240,10 @@ def _migrate_locked(data_dir, opts, target, target_storage, mode, check_mode, sa
         data_dir.check_member_data()
     current, storage = _current_version(data_dir, opts, empty, result)
     before_text = data_dir.read_version_text() or ""
-    available = available_versions(opts["bin_dir"]) if opts.get("bin_dir") else []
+    available = available_versions(opts.bin_dir) if opts.bin_dir else []
     plan = None if empty else _cluster_member_plan(data_dir, current, storage, target, target_storage, available)
     plan = plan or plan_migration(current, storage, target, target_storage, available,
-                                  defer_final_hop=opts["defer_final_hop"], empty=empty)
+                                  defer_final_hop=opts.defer_final_hop, empty=empty)
     result["warnings"].extend(plan.warnings)
     result["previous"] = _versioned(current, storage)
     result["current"] = _versioned(target, target_storage)
@@ -275,8 +258,8 @@ def _migrate_locked(data_dir, opts, target, target_storage, mode, check_mode, sa
     data_steps = [s for s in plan.steps if s.action != RECORD]
     if data_steps:
         _preflight(data_dir, opts)
-    if data_steps and opts["backup"]:
-        result["backup"], result["removed_backups"] = backups.create(str(current), opts["backups_to_keep"])
+    if data_steps and opts.backup:
+        result["backup"], result["removed_backups"] = backups.create(str(current), opts.backups_to_keep)
         say("backup of %s in %s" % (data_dir.path, result["backup"]))
     work_dir = data_dir.work_dir() if data_steps else None
     log_dir = os.path.join(tempfile.gettempdir(), "etcd-migrate-%s.logs" % backups.path_hash)
@@ -284,7 +267,7 @@ def _migrate_locked(data_dir, opts, target, target_storage, mode, check_mode, sa
     try:
         if data_steps:
             os.mkdir(log_dir, 0o700)
-        runner = StepRunner(data_dir, opts.get("bin_dir"), work_dir, opts, log_dir)
+        runner = StepRunner(data_dir, opts.bin_dir, work_dir, opts, log_dir)
         for step in plan.steps:
             started = time.monotonic()
             say("%s %s -> %s%s" % (step.action, step.from_version, step.to_version,
@@ -308,9 +291,9 @@ def _migrate_locked(data_dir, opts, target, target_storage, mode, check_mode, sa
         result["changed"] = True
     if data_dir.ensure_owner():
         result["changed"] = True
-    if opts["backup"]:
+    if opts.backup:
         # Retention is applied after every success, so a run killed while pruning is finished by the next one.
-        result["removed_backups"] += backups.prune(opts["backups_to_keep"], protect=[result["backup"]])
+        result["removed_backups"] += backups.prune(opts.backups_to_keep, protect=[result["backup"]])
         result["changed"] = result["changed"] or bool(result["removed_backups"])
     return result
 
@@ -354,7 +337,7 @@ def _preflight(data_dir, opts):
                              "credentials, and takes none. Nothing was changed; run 'etcdctl auth disable' before "
                              "and 'auth enable' after, or roll the cluster with playbooks/upgrade.yml"
                              % data_dir.path)
-    for host, port in listen_addresses(opts["client_port"], opts["listen_peer_urls"]):
+    for host, port in listen_addresses(opts.client_port, opts.listen_peer_urls):
         check_port_free(host, port)
 
 

@@ -22,6 +22,7 @@ from urllib.parse import quote, urlencode, urlparse
 from urllib.request import ProxyHandler, Request, build_opener
 
 from .compat import ARCH_GATE_LIFTED, ETCDCTL_V3_DEFAULT, V3_GATEWAY, holds
+from .options import DEFAULTS
 from .versions import MigrationError, parse_version
 
 SNAP_FILE = re.compile(r"^([0-9a-f]{16})-([0-9a-f]{16})\.snap$")
@@ -129,8 +130,8 @@ def _die_with_parent():
 class Member:
     """A temporary single-member etcd on a data dir, listening on loopback only."""
 
-    def __init__(self, toolset, data_dir, log_path, name="default", client_port=18629,
-                 listen_peer_urls="http://127.0.0.1:18630", initial_advertise_peer_urls=None,
+    def __init__(self, toolset, data_dir, log_path, name="default", client_port=DEFAULTS["client_port"],
+                 listen_peer_urls=DEFAULTS["listen_peer_urls"], initial_advertise_peer_urls=None,
                  initial_cluster=None, initial_cluster_token=None, extra_args=(), snapshot_count=None, wal_dir=None):
         self.tools = toolset
         self.data_dir = data_dir

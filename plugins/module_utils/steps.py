@@ -21,9 +21,9 @@ from .versions import MigrationError, cluster_version_text, minor_text, parse_ve
 class StepRunner:
     """Runs plan steps on one data dir with the binaries under ``bin_dir``.
 
-    ``options`` holds the module's member settings: name, client_port,
-    listen_peer_urls, initial_advertise_peer_urls, initial_cluster,
-    initial_cluster_token, server_extra_args and timeout.
+    ``options`` is the run's MigrateOptions: the steps read the member settings (name, client_port,
+    listen_peer_urls, initial_advertise_peer_urls, initial_cluster, initial_cluster_token,
+    server_extra_args), timeout and the etcd2 conversion's ttl_keys_prefix and ttl_keys_ttl.
     """
 
     def __init__(self, data_dir, bin_dir, work_dir, options, log_dir=None):
@@ -47,10 +47,10 @@ class StepRunner:
         """A temporary member of ``version`` on the data dir (or on ``data_dir``), with the module's settings."""
         opts = self.options
         settings = dict(
-            name=opts["name"] or "default", client_port=opts["client_port"],
-            listen_peer_urls=opts["listen_peer_urls"],
-            initial_advertise_peer_urls=opts["initial_advertise_peer_urls"],
-            initial_cluster=opts["initial_cluster"], extra_args=opts["server_extra_args"])
+            name=opts.name or "default", client_port=opts.client_port,
+            listen_peer_urls=opts.listen_peer_urls,
+            initial_advertise_peer_urls=opts.initial_advertise_peer_urls,
+            initial_cluster=opts.initial_cluster, extra_args=opts.server_extra_args)
         settings.update(overrides)
         if data_dir is None:
             settings["wal_dir"] = self.data_dir.wal_dir
@@ -73,9 +73,9 @@ class StepRunner:
         header = member.status()["header"]
         me = [m for m in member.ctl_json("member", "list")["members"] if m["ID"] == header["member_id"]][0]
         opts = self.options
-        name = opts["name"] or me["name"]
-        peer_urls = opts["initial_advertise_peer_urls"] or ",".join(me["peerURLs"])
-        initial_cluster = opts["initial_cluster"] or ",".join("%s=%s" % (name, u) for u in peer_urls.split(","))
+        name = opts.name or me["name"]
+        peer_urls = opts.initial_advertise_peer_urls or ",".join(me["peerURLs"])
+        initial_cluster = opts.initial_cluster or ",".join("%s=%s" % (name, u) for u in peer_urls.split(","))
         return header, name, peer_urls, initial_cluster
 
     def wait_on(self, member, version, ids, condition=None, what=None):
@@ -83,7 +83,7 @@ class StepRunner:
         must report the member and cluster IDs read from the data before it started (a foreign etcd on the
         port, or a flag pointing it at other data, would not)."""
         info = member.wait_ready(
-            self.options["timeout"], cluster_version=cluster_version_text(version),
+            self.options.timeout, cluster_version=cluster_version_text(version),
             storage_version=cluster_version_text(version) if holds(STORAGE_VERSION, version) else None,
             condition=condition, what=what)
         header = member.status()["header"]
@@ -104,7 +104,7 @@ class StepRunner:
             self.wait_on(member, version, ids)
             if holds(SNAPSHOT_ON_UPGRADE, version):
                 # The next minor (3.6+) must not replay v2-era WAL entries.
-                member.force_snapshot(self.options["timeout"])
+                member.force_snapshot(self.options.timeout)
         self.check_ready_for("%d.%d" % (version.major, version.minor + 1))
 
     def check_ready_for(self, next_minor):
@@ -125,9 +125,9 @@ class StepRunner:
         restored = os.path.join(self.work_dir, "restored")
         tools = Toolset(self.bin_dir, target)
         restore_args = ["snapshot", "restore", snapshot, "--name", name, "--initial-cluster", initial_cluster,
-                        "--initial-cluster-token", opts["initial_cluster_token"],
+                        "--initial-cluster-token", opts.initial_cluster_token,
                         "--initial-advertise-peer-urls", peer_urls, "--data-dir", restored]
-        tools.run("etcdutl" if tools.has_etcdutl else "etcdctl", restore_args, timeout=opts["timeout"])
+        tools.run("etcdutl" if tools.has_etcdutl else "etcdctl", restore_args, timeout=opts.timeout)
         self.data_dir.replace_member(os.path.join(restored, "member"))
         with self.member(target, name=name, initial_advertise_peer_urls=peer_urls,
                          initial_cluster=initial_cluster) as member:
@@ -150,7 +150,7 @@ class StepRunner:
             member.ctl("downgrade", "validate", goal)
             member.ctl("downgrade", "enable", goal)
             # The leader lowers the cluster version and migrates the storage schema down.
-            member.wait_ready(self.options["timeout"], cluster_version=cluster_version_text(target),
+            member.wait_ready(self.options.timeout, cluster_version=cluster_version_text(target),
                               condition=lambda m: m.status().get("storageVersion") == cluster_version_text(target),
                               what="storage version %s" % cluster_version_text(target))
         with self.member(target) as member:
@@ -167,15 +167,15 @@ class StepRunner:
         version = parse_version(step.binary)
         wal_args = ["--wal-dir", self.data_dir.wal_dir] if self.data_dir.wal_dir else []
         Toolset(self.bin_dir, version).run("etcdctl", ["migrate", "--data-dir", self.data_dir.path] + wal_args,
-                                           timeout=self.options["timeout"])
+                                           timeout=self.options.timeout)
         ids = self.data_ids()
-        with self.member(version, extra_args=list(self.options["server_extra_args"]) + v2_api_flags(version)) as member:
+        with self.member(version, extra_args=list(self.options.server_extra_args) + v2_api_flags(version)) as member:
             self.wait_on(member, version, ids)
-            prefix = self.options["ttl_keys_prefix"]
+            prefix = self.options.ttl_keys_prefix
             if prefix:
                 ranged = member.v3("/kv/range", {"key": _b64(prefix), "range_end": _b64(_prefix_end(prefix))})
                 if ranged.get("kvs"):
-                    lease = member.v3("/lease/grant", {"TTL": self.options["ttl_keys_ttl"]})["ID"]
+                    lease = member.v3("/lease/grant", {"TTL": self.options.ttl_keys_ttl})["ID"]
                     for kv in ranged["kvs"]:
                         member.v3("/kv/put", {"key": kv["key"], "value": kv.get("value", ""), "lease": lease})
             for node in member.v2("GET", "/").get("node", {}).get("nodes") or []:
@@ -196,9 +196,9 @@ class StepRunner:
         built = os.path.join(self.work_dir, "etcd2")
         with self.member(version, data_dir=built, name=name, initial_advertise_peer_urls=peer_urls,
                          initial_cluster=initial_cluster,
-                         extra_args=list(self.options["server_extra_args"]) + v2_api_flags(version),
-                         initial_cluster_token=self.options["initial_cluster_token"]) as fresh:
-            fresh.wait_ready(self.options["timeout"], cluster_version=cluster_version_text(version))
+                         extra_args=list(self.options.server_extra_args) + v2_api_flags(version),
+                         initial_cluster_token=self.options.initial_cluster_token) as fresh:
+            fresh.wait_ready(self.options.timeout, cluster_version=cluster_version_text(version))
             for path, value, ttl in entries:
                 try:
                     fresh.v2("PUT", path, dict(value=value, **({"ttl": ttl} if ttl else {})))
