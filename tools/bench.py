@@ -159,7 +159,8 @@ def bench_large(args, work):
 DETECT = """
 import os, sys, time
 sys.path.insert(0, sys.argv[2])
-from ansible_collections.etcdops.etcd.plugins.module_utils import detect, wal
+from ansible_collections.etcdops.etcd.plugins.module_utils import detect
+from ansible_collections.etcdops.etcd.plugins.module_utils.ondisk import wal
 db = os.path.join(sys.argv[1], "member", "snap", "db")
 t = time.perf_counter(); r = detect.detect(sys.argv[1]); t = time.perf_counter() - t
 t_db = time.perf_counter(); detect._read_db(db, False); t_db = time.perf_counter() - t_db

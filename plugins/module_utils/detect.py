@@ -17,11 +17,11 @@ import json
 import os
 import struct
 
-from . import v2snap
+from .ondisk import v2snap
 from .compat import CUSTOM_V2_CONTENT_REFUSED, V2_WAL_ALLOWED_AT_3_6, V2_WAL_ENTRIES_UNAPPLIED
-from .bbolt import BoltFile, FormatError
-from .wal import CONF_ADD_LEARNER, ENTRY_CONF_CHANGE, ENTRY_NORMAL, WalInfo, describe_entry
-from .protowire import WireError, message
+from .ondisk.bbolt import BoltFile, FormatError
+from .ondisk.protowire import WireError, message
+from .ondisk.wal import CONF_ADD_LEARNER, ENTRY_CONF_CHANGE, ENTRY_NORMAL, WalInfo, describe_entry
 
 
 

@@ -18,14 +18,14 @@ import tempfile
 import time
 
 from .datadir import INFLIGHT_FILE, WORK_DIR, Backups, DataDir, free_bytes, mount_point
-from .bbolt import FormatError
+from .ondisk.bbolt import FormatError
 from .detect import members, safe_detect
-from .etcd_process import available_versions, check_port_free, listen_addresses
+from .etcd_process import EtcdBinaries, check_port_free, listen_addresses
 from .membership import record_only_plan
 from .options import DEFAULTS, MigrateOptions
 from .plan import RECORD, plan_migration
 from .steps import StepRunner
-from .versions import MigrationError, check_storage, parse_version
+from .versions import MigrationError, Versioned, check_storage, parse_version
 
 from urllib.error import URLError
 from urllib.parse import urlparse
@@ -45,15 +45,14 @@ class StepFailed(MigrationError):
     """A step failed; the data dir was put back from the backup when there was one."""
 
 
-def _versioned(version, storage):
-    return {"version": str(version) if version is not None else None, "storage": storage}
+def migrate(params, check_mode=False, log=None, etcd=None):
+    """Bring ``params['data_dir']`` to ``params['target_version']``; returns the result dict.
 
-
-def migrate(params, check_mode=False, log=None):
-    """Bring ``params['data_dir']`` to ``params['target_version']``; returns the result dict."""
+    ``etcd`` runs the binaries (EtcdBinaries of ``bin_dir`` unless given: the seam unit tests use).
+    """
     opts = validate(params)
     try:
-        return _migrate(opts, check_mode, log or (lambda message: None))
+        return _migrate(opts, check_mode, log or (lambda message: None), etcd or EtcdBinaries(opts.bin_dir))
     except (IOError, OSError) as exc:
         raise MigrationError(describe_os_error(exc))
 
@@ -144,22 +143,22 @@ def validate(params):
     return MigrateOptions(**opts)
 
 
-def _migrate(opts, check_mode, say):
-    target, target_storage, mode = opts.target_version, opts.target_storage, opts.data_dir_mode
+def _migrate(opts, check_mode, say, etcd):
+    goal, mode = Versioned(opts.target_version, opts.target_storage), opts.data_dir_mode
     data_dir = DataDir(opts.data_dir, opts.wal_dir)
     data_dir.check_usable()
     result = {"changed": False, "steps": [], "warnings": [], "backup": None, "removed_backups": []}
 
     if not data_dir.exists():
-        result["diff"] = {"before": "", "after": DataDir.format_version(target, target_storage)}
-        plan = plan_migration(None, None, target, target_storage, [], empty=True)
-        result.update(changed=True, previous=_versioned(None, None), current=_versioned(target, target_storage),
-                      plan=[s._asdict() for s in plan.steps])
+        result["diff"] = {"before": "", "after": str(goal)}
+        plan = plan_migration(None, None, goal.version, goal.storage, [], empty=True)
+        result.update(changed=True, previous=Versioned(None, None).as_result(), current=goal.as_result(),
+                      plan=[step.as_result() for step in plan.steps])
         if not check_mode:
             os.makedirs(data_dir.path, mode)
             os.chmod(data_dir.path, mode)  # makedirs' mode is filtered by the umask
-            data_dir.write_version(target, target_storage)
-        say("created %s for etcd %s" % (data_dir.path, target))
+            data_dir.write_version(*goal)
+        say("created %s for etcd %s" % (data_dir.path, goal.version))
         return result
 
     if data_dir.held_by_other_process():
@@ -167,7 +166,7 @@ def _migrate(opts, check_mode, say):
                              % data_dir.path)
     data_dir.lock()
     try:
-        return _migrate_locked(data_dir, opts, target, target_storage, mode, check_mode, say, result)
+        return _migrate_locked(data_dir, opts, goal, etcd, check_mode, say, result)
     finally:
         data_dir.unlock()
 
@@ -198,17 +197,17 @@ def _recover_interrupted_run(data_dir, check_mode, say, result):
 
 
 def _current_version(data_dir, opts, empty, result):
-    """(version, storage) from version.txt, current_version, or the data files themselves."""
+    """The Versioned pair from version.txt, current_version, or the data files themselves."""
     recorded = data_dir.read_version()
     given_version = opts.current_version
     if given_version is not None:
-        if recorded is not None and recorded[0] != given_version:
+        if recorded is not None and recorded.version != given_version:
             raise MigrationError("current_version %s contradicts %s, which says %s: fix one of them"
-                                 % (given_version, data_dir.file("version.txt"), recorded[0]))
+                                 % (given_version, data_dir.file("version.txt"), recorded.version))
     if recorded is not None:
         return recorded
     if empty:
-        return None, None
+        return Versioned(None, None)
     detected = safe_detect(data_dir.path, wal_dir=data_dir.wal_dir)
     shown = ("version", "cluster_version", "storage_version", "lower_bound", "ambiguous", "evidence", "error")
     result["detected"] = {k: detected.get(k) for k in shown}
@@ -217,16 +216,17 @@ def _current_version(data_dir, opts, empty, result):
         if candidates and "%d.%d" % (given_version.major, given_version.minor) not in candidates:
             raise MigrationError("current_version %s contradicts the data files, which show %s (%s)"
                                  % (given_version, detected["version"], "; ".join(detected["evidence"])))
-        return given_version, "etcd3"
+        return Versioned(given_version, "etcd3")
     if detected.get("error") or detected["ambiguous"] or detected["version"] is None:
         raise MigrationError("%s holds etcd data but no version.txt, and its files do not settle the version (%s): "
                              "give current_version (the etcd version that last ran on it, e.g. 3.4.23)"
                              % (data_dir.path, detected.get("error") or "; ".join(detected["evidence"])))
     # Only the minor is on disk: patch 0 makes the plan run the newest patch of that minor first.
-    return parse_version(detected["version"] + ".0"), "etcd3"
+    return Versioned(parse_version(detected["version"] + ".0"), "etcd3")
 
 
-def _migrate_locked(data_dir, opts, target, target_storage, mode, check_mode, say, result):
+def _migrate_locked(data_dir, opts, goal, etcd, check_mode, say, result):
+    mode = opts.data_dir_mode
     backups = Backups(data_dir, opts.backup_dir)
     if opts.backup:
         backups.check_placement()
@@ -238,17 +238,17 @@ def _migrate_locked(data_dir, opts, target, target_storage, mode, check_mode, sa
     empty = data_dir.is_empty()
     if not empty:
         data_dir.check_member_data()
-    current, storage = _current_version(data_dir, opts, empty, result)
+    source = _current_version(data_dir, opts, empty, result)
     before_text = data_dir.read_version_text() or ""
-    available = available_versions(opts.bin_dir) if opts.bin_dir else []
-    plan = None if empty else _cluster_member_plan(data_dir, current, storage, target, target_storage, available)
-    plan = plan or plan_migration(current, storage, target, target_storage, available,
+    available = etcd.versions()
+    plan = None if empty else _cluster_member_plan(data_dir, source, goal, available)
+    plan = plan or plan_migration(source.version, source.storage, goal.version, goal.storage, available,
                                   defer_final_hop=opts.defer_final_hop, empty=empty)
     result["warnings"].extend(plan.warnings)
-    result["previous"] = _versioned(current, storage)
-    result["current"] = _versioned(target, target_storage)
-    result["plan"] = [s._asdict() for s in plan.steps]
-    after_text = DataDir.format_version(target, target_storage)
+    result["previous"] = source.as_result()
+    result["current"] = goal.as_result()
+    result["plan"] = [step.as_result() for step in plan.steps]
+    after_text = str(goal)
     result["diff"] = {"before": before_text, "after": after_text}
     will_change = bool(plan.steps) or before_text != after_text or (empty and not before_text)
     if check_mode:
@@ -259,7 +259,7 @@ def _migrate_locked(data_dir, opts, target, target_storage, mode, check_mode, sa
     if data_steps:
         _preflight(data_dir, opts)
     if data_steps and opts.backup:
-        result["backup"], result["removed_backups"] = backups.create(str(current), opts.backups_to_keep)
+        result["backup"], result["removed_backups"] = backups.create(str(source.version), opts.backups_to_keep)
         say("backup of %s in %s" % (data_dir.path, result["backup"]))
     work_dir = data_dir.work_dir() if data_steps else None
     log_dir = os.path.join(tempfile.gettempdir(), "etcd-migrate-%s.logs" % backups.path_hash)
@@ -267,17 +267,18 @@ def _migrate_locked(data_dir, opts, target, target_storage, mode, check_mode, sa
     try:
         if data_steps:
             os.mkdir(log_dir, 0o700)
-        runner = StepRunner(data_dir, opts.bin_dir, work_dir, opts, log_dir)
+        runner = StepRunner(data_dir, etcd, work_dir, opts, log_dir)
         for step in plan.steps:
             started = time.monotonic()
             say("%s %s -> %s%s" % (step.action, step.from_version, step.to_version,
                                    " (etcd %s)" % step.binary if step.binary else ""))
             if step.action != RECORD:
                 _run_guarded(runner, step, data_dir, result["backup"])
-            data_dir.write_version(parse_version(step.to_version), step.storage)
+            data_dir.write_version(step.to_version, step.storage)
             data_dir.clear_inflight()
-            result["steps"].append({"action": step.action, "from": step.from_version, "to": step.to_version,
-                                    "binary": step.binary, "seconds": round(time.monotonic() - started, 2)})
+            shown = step.as_result()
+            result["steps"].append({"action": step.action, "from": shown["from_version"], "to": shown["to_version"],
+                                    "binary": shown["binary"], "seconds": round(time.monotonic() - started, 2)})
             result["changed"] = True
         result["warnings"].extend(runner.notes)
     finally:
@@ -285,7 +286,7 @@ def _migrate_locked(data_dir, opts, target, target_storage, mode, check_mode, sa
         if work_dir and not os.path.exists(data_dir.file(INFLIGHT_FILE)):
             shutil.rmtree(work_dir, ignore_errors=True)
         shutil.rmtree(log_dir, ignore_errors=True)
-    if data_dir.write_version(target, target_storage):
+    if data_dir.write_version(*goal):
         result["changed"] = True
     if data_dir.ensure_mode(mode):
         result["changed"] = True
@@ -298,9 +299,9 @@ def _migrate_locked(data_dir, opts, target, target_storage, mode, check_mode, sa
     return result
 
 
-def _cluster_member_plan(data_dir, current, storage, target, target_storage, available):
+def _cluster_member_plan(data_dir, source, goal, available):
     """None for a single member; for a member of a multi-member cluster, membership.py's record-only plan."""
-    if current == target and storage == target_storage:
+    if source == goal:
         return None
     try:
         found = members(data_dir.path)
@@ -311,7 +312,8 @@ def _cluster_member_plan(data_dir, current, storage, target, target_storage, ava
     names = ", ".join(sorted(m.get("name") or "?" for m in found))
     readiness = safe_detect(data_dir.path, wal_dir=data_dir.wal_dir).get("ready_for_next") or {}
     try:
-        return record_only_plan(len(found), current, storage, target, target_storage, readiness, available)
+        return record_only_plan(len(found), source.version, source.storage, goal.version, goal.storage, readiness,
+                                available)
     except MigrationError as exc:
         raise MigrationError("%s (members %s): %s" % (data_dir.path, names, exc))
 

@@ -127,6 +127,23 @@ def _die_with_parent():
     libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
+class EtcdBinaries:
+    """The etcd releases under ``bin_dir`` (``<bin_dir>/<version>/etcd``...): the seam through which the engine
+    and the steps run etcd, replaced by a stand-in in unit tests."""
+
+    def __init__(self, bin_dir):
+        self.bin_dir = bin_dir
+
+    def versions(self):
+        return available_versions(self.bin_dir) if self.bin_dir else []
+
+    def tools(self, version):
+        return Toolset(self.bin_dir, version)
+
+    def member(self, version, data_dir, log_path, **settings):
+        return Member(self.tools(version), data_dir, log_path, **settings)
+
+
 class Member:
     """A temporary single-member etcd on a data dir, listening on loopback only."""
 

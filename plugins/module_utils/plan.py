@@ -30,7 +30,18 @@ CONVERT_TO_ETCD3 = "convert-etcd2-to-etcd3"
 # etcd3 keys into a fresh v2-store data dir served by the target (3.5 or older).
 CONVERT_TO_ETCD2 = "convert-etcd3-to-etcd2"
 
-Step = namedtuple("Step", "action from_version to_version binary tool storage")
+
+class Step(namedtuple("Step", "action from_version to_version binary tool storage")):
+    """One step; the versions are semver versions (``binary``/``tool``: the etcd run, or None)."""
+
+    __slots__ = ()
+
+    def as_result(self):
+        """The step as the module's result shows it, versions as text."""
+        return dict((field, value if value is None or field in ("action", "storage") else str(value))
+                    for field, value in self._asdict().items())
+
+
 Plan = namedtuple("Plan", "steps warnings")
 
 
@@ -39,8 +50,7 @@ def _minor_before(rule):
 
 
 def _step(action, from_version, to_version, binary=None, tool=None):
-    return Step(action, str(from_version), str(to_version),
-                None if binary is None else str(binary), None if tool is None else str(tool), None)
+    return Step(action, from_version, to_version, binary, tool, None)
 
 
 def _newest_in_minor(available, wanted_minor, at_least=None):

@@ -7,12 +7,13 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from . import compat
-from .compat import (AUTH_BLOCKS_ROLLING_INTO, CHECK_V2STORE_SINCE, CUSTOM_V2_CONTENT_REFUSED,
-                     EXPERIMENTAL_FLAGS_REMOVED, SNAPSHOT_BEFORE_NEXT_MINOR, V2_API_REMOVED, V2_WAL_ENTRIES_UNAPPLIED,
-                     crosses)
-from .plan import DOWNGRADE_API, DOWNGRADE_SNAPSHOT, RECORD, UPGRADE, plan_migration
-from .versions import MigrationError, minor, parse_version
+from ansible_collections.etcdops.etcd.plugins.module_utils import compat
+from ansible_collections.etcdops.etcd.plugins.module_utils.compat import (
+    AUTH_BLOCKS_ROLLING_INTO, CHECK_V2STORE_SINCE, CUSTOM_V2_CONTENT_REFUSED, EXPERIMENTAL_FLAGS_REMOVED,
+    SNAPSHOT_BEFORE_NEXT_MINOR, V2_API_REMOVED, V2_WAL_ENTRIES_UNAPPLIED, crosses)
+from ansible_collections.etcdops.etcd.plugins.module_utils.plan import (
+    DOWNGRADE_API, DOWNGRADE_SNAPSHOT, RECORD, UPGRADE, plan_migration)
+from ansible_collections.etcdops.etcd.plugins.module_utils.versions import MigrationError, minor, parse_version
 
 # A snapshot needs the db once more on the member's disk; keep room for one more beside it.
 FREE_DISK_FACTOR = 2
@@ -23,13 +24,10 @@ def rejected_settings(version, extra_config=None):
     return compat.rejected_settings(parse_version(version), extra_config)
 
 
-def rolling_hops(running, target, available):
-    """[{"version", "action"}] to roll through every member, in order."""
-    return _hops(running, target, available)[0]
+def plan_hops(running, target, available):
+    """([{"version", "action"}] to roll through every member, in order; the plan's warnings).
 
-
-def _hops(running, target, available):
-    """``running`` holds each member's server version.  Two versions are a hop
+    ``running`` holds each member's server version.  Two versions are a hop
     that stopped part-way: it is finished first, then planning goes on."""
     versions = sorted({parse_version(v, "running version") for v in running})
     wanted = parse_version(target, "target")
@@ -54,9 +52,9 @@ def _hops(running, target, available):
                 "Offline path: take a snapshot, stop every member, and run etcd_migrate (target %s) on each "
                 "member's data restored from it" % (step.from_version, step.to_version))
         if step.action == DOWNGRADE_API:
-            hops.append({"version": step.binary, "action": "downgrade"})
+            hops.append({"version": str(step.binary), "action": "downgrade"})
         elif step.action in (UPGRADE, RECORD):
-            hops.append({"version": step.binary or step.to_version, "action": "upgrade"})
+            hops.append({"version": str(step.binary or step.to_version), "action": "upgrade"})
     return hops, list(plan.warnings)
 
 
@@ -175,7 +173,7 @@ def rolling_preflight(members, target, available, settings=None):
                       % ", ".join("%s sees %s" % (m["host"], m.get("leader")) for m in members))
     hops = []
     try:
-        hops, plan_warnings = _hops([member.get("version") for member in members], target, available)
+        hops, plan_warnings = plan_hops([member.get("version") for member in members], target, available)
         warnings.extend(plan_warnings)
         _annotate(hops, [member["version"] for member in members])
         dropped = _dropped_on_the_way(hops, settings)
