@@ -9,7 +9,7 @@ export ETCD_BINARIES_DIR ?= $(CURDIR)/.cache/etcd
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup collection etcd-binaries test pytest sanity lint build-check molecule demo bench
+.PHONY: setup collection etcd-binaries test pytest ansible-test-tree sanity units lint build-check molecule demo bench
 
 setup: $(VENV)/.installed
 
@@ -29,21 +29,30 @@ etcd-binaries: setup
 
 test: setup collection etcd-binaries
 	$(VPY) -m pytest
-	$(MAKE) --no-print-directory sanity lint build-check molecule
+	$(MAKE) --no-print-directory sanity units lint build-check molecule
 
 pytest: setup collection etcd-binaries
 	$(VPY) -m pytest $(PYTEST_ARGS)
 
 # ansible-test wants a real ansible_collections/<ns>/<name> path (and a git tree of its own
-# there, or it lists the enclosing checkout): sanity runs on a copy.
-sanity: setup
+# there, or it lists the enclosing checkout): sanity and units run on a copy.
+ANSIBLE_TEST = cd $(SANITY_TREE) && ansible-test
+ANSIBLE_TEST_PYTHON = --python $$($(VPY) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+
+ansible-test-tree: setup
 	rm -rf $(SANITY_TREE) && mkdir -p $(SANITY_TREE)
 	git ls-files -z --cached --others --exclude-standard | tar --null -T - -cf - | tar -xf - -C $(SANITY_TREE)
 	pip_version=$$(sed -n "s/^ *pip='\([0-9.]*\)',/\1/p" $$($(VPY) -c 'import ansible_test, os; print(os.path.dirname(ansible_test.__file__))')/_internal/python_requirements.py); \
 		cache=~/.ansible/test/cache/get_pip_$${pip_version//./_}.py; \
 		mkdir -p $$(dirname $$cache) && cp tools/get_pip_standin.py $$cache
-	cd $(SANITY_TREE) && git init -q && git add -A && ansible-test sanity --python $$($(VPY) -c 'import sys; print("%d.%d" % sys.version_info[:2])') \
-		--requirements --color no
+	cd $(SANITY_TREE) && git init -q && git add -A
+
+sanity: ansible-test-tree
+	$(ANSIBLE_TEST) sanity $(ANSIBLE_TEST_PYTHON) --requirements --color no
+
+# The unit tests (tests/unit, no etcd) the ecosystem's way; `make pytest` runs them with the real-etcd suite.
+units: ansible-test-tree
+	$(ANSIBLE_TEST) units --venv $(ANSIBLE_TEST_PYTHON) --requirements --color no
 
 lint: setup collection
 	ansible-lint --profile production
