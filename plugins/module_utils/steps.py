@@ -10,7 +10,7 @@ __metaclass__ = type
 import os
 
 from . import etcd2
-from .compat import SNAPSHOT_ON_UPGRADE, STORAGE_VERSION, holds
+from .compat import SNAPSHOT_ON_UPGRADE, STORAGE_VERSION, downgrade_check_flags, holds
 from .plan import CONVERT_TO_ETCD2, CONVERT_TO_ETCD3, DOWNGRADE_API, DOWNGRADE_SNAPSHOT, UPGRADE
 from .versions import MigrationError, cluster_version_text, minor_text
 
@@ -150,8 +150,9 @@ class StepRunner:
             member.wait_ready(self.options.timeout, cluster_version=cluster_version_text(target),
                               condition=lambda m: m.status().get("storageVersion") == cluster_version_text(target),
                               what="storage version %s" % cluster_version_text(target))
-        with self.member(target) as member:
-            # From 3.6 on the member reports when the downgrade is over; 3.5 cannot tell.
+        with self.member(target, extra_args=list(self.options.server_extra_args) + downgrade_check_flags(target)) as member:
+            # From 3.6 on the member reports when the downgrade is over (and ends it at the check interval the
+            # flag shortens); 3.5 cannot tell.
             self.wait_on(member, target, ids, condition=_downgrade_finished if holds(STORAGE_VERSION, target) else None,
                          what="the downgrade to finish")
 

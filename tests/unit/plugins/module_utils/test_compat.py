@@ -32,3 +32,9 @@ def test_a_hop_crosses_a_rule_only_when_it_enters_its_minor():
     assert compat.crosses(compat.V2_API_REMOVED, V("3.5.35"), V("3.6.0"))
     assert not compat.crosses(compat.V2_API_REMOVED, V("3.6.0"), V("3.7.3"))
     assert not compat.crosses(compat.V2_API_REMOVED, V("3.7.3"), V("3.6.16"))
+
+
+def test_only_36_and_later_get_the_downgrade_check_interval():
+    assert compat.downgrade_check_flags(V("3.5.35")) == []
+    assert compat.downgrade_check_flags(V("3.6.16")) == ["--downgrade-check-time=100ms"]
+    assert compat.downgrade_check_flags(V("3.7.3")) == ["--downgrade-check-time=100ms"]
