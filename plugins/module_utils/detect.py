@@ -24,7 +24,6 @@ from .ondisk.protowire import WireError, message
 from .ondisk.wal import CONF_ADD_LEARNER, ENTRY_CONF_CHANGE, ENTRY_NORMAL, WalInfo, describe_entry
 
 
-
 def _minor(text):
     """'3.5.0' -> (3, 5); None for anything else."""
     try:

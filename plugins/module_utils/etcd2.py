@@ -56,9 +56,9 @@ def convert_to_etcd2(steps, step):
     entries = [(_v2_path(kv), _v2_value(kv), ttls.get(kv.get("lease"))) for kv in kvs]
     built = os.path.join(steps.work_dir, "etcd2")
     with steps.member(version, data_dir=built, name=name, initial_advertise_peer_urls=peer_urls,
-                     initial_cluster=initial_cluster,
-                     extra_args=list(steps.options.server_extra_args) + v2_api_flags(version),
-                     initial_cluster_token=steps.options.initial_cluster_token) as fresh:
+                      initial_cluster=initial_cluster,
+                      extra_args=list(steps.options.server_extra_args) + v2_api_flags(version),
+                      initial_cluster_token=steps.options.initial_cluster_token) as fresh:
         fresh.wait_ready(steps.options.timeout, cluster_version=cluster_version_text(version))
         for path, value, ttl in entries:
             try:

@@ -295,4 +295,3 @@ class Member:
             self.v3("/maintenance/alarm", {"action": "DEACTIVATE"})
         self.wait_ready(timeout, condition=lambda m: max(m.snapshot_indexes() or [0]) >= applied,
                         what="a snapshot at raft index %d" % applied)
-

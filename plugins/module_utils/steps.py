@@ -150,7 +150,8 @@ class StepRunner:
             member.wait_ready(self.options.timeout, cluster_version=cluster_version_text(target),
                               condition=lambda m: m.status().get("storageVersion") == cluster_version_text(target),
                               what="storage version %s" % cluster_version_text(target))
-        with self.member(target, extra_args=list(self.options.server_extra_args) + downgrade_check_flags(target)) as member:
+        check_often = list(self.options.server_extra_args) + downgrade_check_flags(target)
+        with self.member(target, extra_args=check_often) as member:
             # From 3.6 on the member reports when the downgrade is over (and ends it at the check interval the
             # flag shortens); 3.5 cannot tell.
             self.wait_on(member, target, ids, condition=_downgrade_finished if holds(STORAGE_VERSION, target) else None,

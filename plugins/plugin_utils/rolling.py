@@ -88,7 +88,8 @@ def _configure(hops, settings):
 def _dropped_on_the_way(hops, settings):
     """The operator's settings that a version the hops upgrade to no longer accepts, and why."""
     dropped = []
-    crossed = [(parse_version(hop["from"]), parse_version(hop["version"])) for hop in hops if hop["action"] == "upgrade"]
+    crossed = [(parse_version(hop["from"]), parse_version(hop["version"]))
+               for hop in hops if hop["action"] == "upgrade"]
     if settings.get("enable_v2") and any(crosses(V2_API_REMOVED, left, reached) for left, reached in crossed):
         dropped.append("enable-v2 (removed in 3.6; v2 clients must move to the v3 API first)")
     if any(crosses(EXPERIMENTAL_FLAGS_REMOVED, left, reached) for left, reached in crossed):
