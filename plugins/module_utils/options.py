@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from typing import Any, Optional, Tuple
 
 # ``cli``: the command line has ``--<name>``; ``env``: the Kubernetes ``migrate`` environment variable it reads.
-Option = namedtuple("Option", "name type default required choices elements no_log cli env")
-Option.__new__.__defaults__ = (None, False, None, None, None, False, None)
+Option = namedtuple("Option", "name type default required choices elements no_log cli env",
+                    defaults=(None, False, None, None, None, False, None))
 
 OPTIONS = (
     Option("target_version", "str", required=True, cli=True, env="TARGET_VERSION"),
