@@ -74,9 +74,6 @@ class FakeEtcd:
     def __init__(self, ids=IDS):
         self.journal, self.ids = [], ids
 
-    def versions(self):
-        return [V("3.5.35"), V("3.6.16")]
-
     def member(self, version, data_dir, log_path, **settings):
         return FakeMember(self.journal, version, settings, self.ids, storage="%d.%d.0" % (version.major, version.minor))
 
