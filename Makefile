@@ -8,7 +8,7 @@ export ETCD_BINARIES_DIR ?= $(CURDIR)/.cache/etcd
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup collection etcd-binaries test pytest sanity matrix lint build-check molecule demo bench ee
+.PHONY: setup collection etcd-binaries test pytest sanity units matrix lint build-check molecule demo bench ee
 
 setup: $(VENV)/.installed
 
@@ -28,13 +28,17 @@ etcd-binaries: setup
 
 test: setup collection etcd-binaries
 	$(VPY) -m pytest
-	$(MAKE) --no-print-directory matrix lint build-check molecule
+	$(MAKE) --no-print-directory matrix units lint build-check molecule
 
 pytest: setup collection etcd-binaries
 	$(VPY) -m pytest $(PYTEST_ARGS)
 
 sanity: setup
-	bash tools/sanity.sh $(VPY)
+	bash tools/ansible_test.sh $(VPY) sanity --requirements
+
+# The unit tests (tests/unit, no etcd) the ecosystem's way; `make pytest` runs them with the real-etcd suite.
+units: setup
+	bash tools/ansible_test.sh $(VPY) units --venv --requirements
 
 # ansible-core 2.18 to 2.21: the modules and filters play on each, sanity on the oldest and the newest.
 matrix: setup collection etcd-binaries

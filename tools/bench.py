@@ -8,6 +8,8 @@ large  a 3.4 -> 3.7 migration of a large data dir (default one million 1 KiB key
        dir, and the engine's peak memory (the Python process, etcd excluded).
 detect version detection on that large dir against `etcdutl snapshot status` on its db:
        time and peak memory.
+downgrade  each downgrade through etcd's API (3.7 -> 3.6, 3.6 -> 3.5) by the engine (without
+       backup) on the demo-sized data, several rounds: the step's seconds.
 """
 
 import argparse
@@ -91,6 +93,28 @@ def bench_hop(args, work):
     print("  ratio engine/bare (medians): %.2fx  (goal <= 1.2x)" % (statistics.median(eng) / statistics.median(bare)))
 
 
+def bench_downgrade(args, work):
+    newest = dict((m, etcd_binaries.newest_cached(m)) for m in ("3.5", "3.6", "3.7"))
+    pristine = work / "pristine"
+    with running_etcd(BIN, "3.4.23", pristine, work) as member:
+        write_sample_data(member, keys=args.hop_keys)
+    (pristine / "version.txt").write_text("3.4.23/etcd3")
+    engine(pristine, newest["3.7"], backup=False)
+    print("downgrade through etcd's API, %d keys, %d rounds" % (args.hop_keys, args.rounds))
+    for source, target in (("3.7", "3.6"), ("3.6", "3.5")):
+        seconds = []
+        for round_no in range(args.rounds):
+            copy = work / ("down-%s-%d" % (target, round_no))
+            shutil.copytree(pristine, copy)
+            _total, result = engine(copy, newest[target], backup=False)
+            seconds.append(result["steps"][0]["seconds"])
+            shutil.rmtree(copy)
+        print("  %s -> %s  median %.3fs  (min %.3f, max %.3f; goal <= 2s)"
+              % (newest[source], newest[target], statistics.median(seconds), min(seconds), max(seconds)))
+        if source == "3.7":
+            engine(pristine, newest["3.6"], backup=False)
+
+
 def fill(member, keys, value_size, batch):
     """Many keys through etcdctl txn, ``batch`` puts per transaction."""
     value = "v" * value_size
@@ -159,7 +183,8 @@ def bench_large(args, work):
 DETECT = """
 import os, sys, time
 sys.path.insert(0, sys.argv[2])
-from ansible_collections.etcdops.etcd.plugins.module_utils import detect, wal
+from ansible_collections.etcdops.etcd.plugins.module_utils import detect
+from ansible_collections.etcdops.etcd.plugins.module_utils.ondisk import wal
 db = os.path.join(sys.argv[1], "member", "snap", "db")
 t = time.perf_counter(); r = detect.detect(sys.argv[1]); t = time.perf_counter() - t
 t_db = time.perf_counter(); detect._read_db(db, False); t_db = time.perf_counter() - t_db
@@ -201,7 +226,7 @@ def bench_detect(args, work):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("which", nargs="*", choices=["hop", "large", "detect"], default=["hop"])
+    parser.add_argument("which", nargs="*", choices=["hop", "large", "detect", "downgrade"], default=["hop"])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--hop-keys", type=int, default=200)
     parser.add_argument("--keys", type=int, default=1000000)
@@ -219,6 +244,9 @@ def main():
             bench_large(args, work)
         if "detect" in args.which:
             bench_detect(args, work)
+        if "downgrade" in args.which:
+            (work / "downgrade").mkdir(exist_ok=True)
+            bench_downgrade(args, work / "downgrade")
     finally:
         if not args.work_dir:
             shutil.rmtree(work, ignore_errors=True)

@@ -2,7 +2,7 @@
 
 On every version the modules and filters play (tools/matrix.yml) runs on loopback with the real etcd binaries:
 a data dir etcd 3.4.23 wrote is read, planned in check mode, migrated to 3.5 and left alone on a second run.
-Sanity (tools/sanity.sh, with that version's ignore file) runs on the oldest and the newest.
+Sanity (tools/ansible_test.sh, with that version's ignore file) runs on the oldest and the newest.
 """
 
 import glob
@@ -109,8 +109,8 @@ def main(argv):
                 "venv %.0fs" % (ready - start), "play %s %.0fs" % ("ok" if proc.returncode == 0 else "FAILED",
                                                                    played - ready)]
         if name in SANITY_ON:
-            sanity = subprocess.run(["bash", str(ROOT / "tools" / "sanity.sh"), str(venv / "bin" / "python")],
-                                    check=False)
+            sanity = subprocess.run(["bash", str(ROOT / "tools" / "ansible_test.sh"), str(venv / "bin" / "python"),
+                                     "sanity", "--requirements"], check=False)
             line.append("sanity %s %.0fs" % ("ok" if sanity.returncode == 0 else "FAILED", time.monotonic() - played))
         print("== " + ", ".join(line), flush=True)
         results.append(line)

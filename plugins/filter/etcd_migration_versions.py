@@ -62,7 +62,7 @@ def etcd_migration_versions(current, target, available):
         plan = plan_migration(parse_version(current, "current version"), "etcd3", wanted, "etcd3", offered)
     except MigrationError as exc:
         raise AnsibleFilterError(str(exc))
-    needed = {wanted} | {parse_version(v) for s in plan.steps for v in (s.binary, s.tool) if v}
+    needed = {wanted} | {v for s in plan.steps for v in (s.binary, s.tool) if v}
     return [str(v) for v in sorted(needed)]
 
 

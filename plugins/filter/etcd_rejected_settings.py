@@ -43,7 +43,7 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.etcdops.etcd.plugins.module_utils.rolling import rejected_settings
+from ansible_collections.etcdops.etcd.plugins.plugin_utils.rolling import rejected_settings
 from ansible_collections.etcdops.etcd.plugins.module_utils.versions import SEMVER_IMPORT_ERROR
 
 

@@ -17,20 +17,12 @@ import os
 import shlex
 import sys
 
-from .engine import DEFAULTS, migrate
+from .engine import migrate
+from .options import DEFAULTS, OPTIONS, flag
 from .versions import SEMVER_IMPORT_ERROR, MigrationError
 
-# flag -> (environment variable, engine parameter)
-ENVIRONMENT = [
-    ("--target-version", "TARGET_VERSION", "target_version"),
-    ("--target-storage", "TARGET_STORAGE", "target_storage"),
-    ("--data-dir", "DATA_DIRECTORY", "data_dir"),
-    ("--wal-dir", "WAL_DIRECTORY", "wal_dir"),
-    ("--initial-cluster", "INITIAL_CLUSTER", "initial_cluster"),
-    ("--listen-peer-urls", "LISTEN_PEER_URLS", "listen_peer_urls"),
-    ("--initial-advertise-peer-urls", "INITIAL_ADVERTISE_PEER_URLS", "initial_advertise_peer_urls"),
-    ("--bin-dir", "ETCD_BIN_DIR", "bin_dir"),
-]
+# The options with a flag of their own (--<name>), from the one option spec; the others are below.
+PLAIN = [option for option in OPTIONS if option.cli]
 # The reference's default ports; an events data dir (path containing "event") gets its own pair,
 # so that the two migrations of a control-plane host can run at once.
 CLIENT_PORTS = (DEFAULTS["client_port"], 18631)
@@ -55,8 +47,11 @@ def default_name(environ):
 def parser(environ):
     p = argparse.ArgumentParser(prog="etcd-migrate", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    for flag, env, _param in ENVIRONMENT:
-        p.add_argument(flag, default=_env(environ, env), help="(env %s)" % env)
+    for option in PLAIN:
+        if option.env:
+            p.add_argument(flag(option), default=_env(environ, option.env), help="(env %s)" % option.env)
+        else:
+            p.add_argument(flag(option), type=int if option.type == "int" else None, default=option.default)
     p.add_argument("--name", default=default_name(environ),
                    help="(env ETCD_NAME, else etcd-$ETCD_HOSTNAME, else etcd-$HOSTNAME)")
     p.add_argument("--etcd-server-extra-args", "--etcd-creds", dest="etcd_creds", default=_env(environ, "ETCD_CREDS"),
@@ -70,14 +65,7 @@ def parser(environ):
     p.add_argument("--defer-final-hop", default=_env(environ, "DEFER_FINAL_HOP"), nargs="?", const="true",
                    help="record the last minor's target only; the real start does that hop (env DEFER_FINAL_HOP)")
     p.add_argument("--client-port", "--port", type=int)
-    p.add_argument("--initial-cluster-token", default=DEFAULTS["initial_cluster_token"])
-    p.add_argument("--current-version")
-    p.add_argument("--backup-dir")
     p.add_argument("--no-backup", action="store_true")
-    p.add_argument("--backups-to-keep", type=int, default=DEFAULTS["backups_to_keep"])
-    p.add_argument("--timeout", type=int, default=DEFAULTS["timeout"])
-    p.add_argument("--data-dir-mode", default=DEFAULTS["data_dir_mode"])
-    p.add_argument("--ttl-keys-ttl", type=int, default=DEFAULTS["ttl_keys_ttl"])
     p.add_argument("--check", action="store_true", help="print the plan and change nothing")
     return p
 
@@ -100,19 +88,16 @@ def _extra_args(text):
 
 def params_from(args):
     """The engine's parameters; MigrationError on input that cannot be read."""
-    params = {param: getattr(args, flag[2:].replace("-", "_")) for flag, _env, param in ENVIRONMENT}
+    params = {option.name: getattr(args, option.name) for option in PLAIN}
     events = "event" in (args.data_dir or "")
     params.update(
         name=args.name, server_extra_args=_extra_args(args.etcd_creds),
         client_port=args.client_port or CLIENT_PORTS[events],
         listen_peer_urls=params["listen_peer_urls"] or "http://127.0.0.1:%d" % PEER_PORTS[events],
-        initial_cluster_token=args.initial_cluster_token, current_version=args.current_version,
-        backup=not args.no_backup, backup_dir=args.backup_dir, backups_to_keep=args.backups_to_keep,
+        backup=not args.no_backup,
         defer_final_hop=_flag(args.defer_final_hop, "DEFER_FINAL_HOP (--defer-final-hop)"),
-        timeout=args.timeout, data_dir_mode=args.data_dir_mode,
         ttl_keys_prefix=args.ttl_keys_directory if args.ttl_keys_directory is not None
-        else args.etcd_data_prefix.rstrip("/") + "/events",
-        ttl_keys_ttl=args.ttl_keys_ttl)
+        else args.etcd_data_prefix.rstrip("/") + "/events")
     return params
 
 
@@ -120,9 +105,9 @@ def main(argv=None, environ=None):
     environ = os.environ if environ is None else environ
     p = parser(environ)
     args = p.parse_args(argv)
-    for flag, env in (("--target-version", "TARGET_VERSION"), ("--data-dir", "DATA_DIRECTORY")):
-        if not getattr(args, flag[2:].replace("-", "_")):
-            p.error("%s (or the environment variable %s) is required" % (flag, env))
+    for option in PLAIN:
+        if option.required and not getattr(args, option.name):
+            p.error("%s (or the environment variable %s) is required" % (flag(option), option.env))
     if SEMVER_IMPORT_ERROR:
         sys.stderr.write("etcd-migrate: the Python library semver is missing: pip install semver\n")
         return 2

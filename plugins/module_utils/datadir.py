@@ -38,7 +38,8 @@ import socket
 import stat
 import time
 
-from .versions import MigrationError, check_storage, parse_version
+from .detect import safe_detect
+from .versions import MigrationError, Versioned, check_storage, parse_version
 
 VERSION_FILE = "version.txt"
 # Written before a step that changes data, removed once it is recorded: its
@@ -285,6 +286,20 @@ class DataDir:
                         changed = True
         return changed
 
+    # --- what the member's files say -------------------------------------
+
+    def member_ids(self):
+        """(member ID, cluster ID) as the WAL records them, for proving who answers on a member's port."""
+        found = safe_detect(self.path, wal_dir=self.wal_dir)
+        if not found.get("member_id") or not found.get("cluster_id"):
+            raise MigrationError("cannot read the member and cluster IDs from %s's WAL (%s)"
+                                 % (self.path, found.get("error") or "no WAL metadata"))
+        return int(found["member_id"], 16), int(found["cluster_id"], 16)
+
+    def ready_for_next(self):
+        """detect's ``ready_for_next``: for each later minor, whether it can start on the files as they are."""
+        return safe_detect(self.path, wal_dir=self.wal_dir).get("ready_for_next", {})
+
     # --- version.txt ----------------------------------------------------
 
     def read_version_text(self):
@@ -316,7 +331,7 @@ class DataDir:
             raise MigrationError("%s is not text, %s" % (path, fix))
 
     def read_version(self):
-        """``(Version, storage)`` from version.txt, or None when it is missing."""
+        """The Versioned pair version.txt records, or None when it is missing."""
         text = self.read_version_text()
         if text is None:
             return None
@@ -326,13 +341,14 @@ class DataDir:
             raise MigrationError("%s: expected <version>/<storage> such as 3.5.30/etcd3 (what it holds is not shown): "
                                  "fix or remove it and give current_version" % path)
         try:
-            return parse_version(version, "version in %s" % path), check_storage(storage, "storage in %s" % path)
+            return Versioned(parse_version(version, "version in %s" % path),
+                             check_storage(storage, "storage in %s" % path))
         except MigrationError as exc:
             raise MigrationError("%s; fix or remove the file and give current_version" % exc)
 
     @staticmethod
     def format_version(version, storage):
-        return "%s/%s" % (version, storage)
+        return str(Versioned(version, storage))
 
     def write_version(self, version, storage):
         """Record ``version/storage``; returns False when the file already said so."""

@@ -17,12 +17,11 @@ import json
 import os
 import struct
 
-from . import v2snap
-from .bbolt import BoltFile, FormatError
-from .wal import CONF_ADD_LEARNER, ENTRY_CONF_CHANGE, ENTRY_NORMAL, WalInfo, describe_entry
-from .protowire import WireError, message
-
-ALLOWED_V2_FOR_36 = ("/0/members/", "/0/version")
+from .ondisk import v2snap
+from .compat import CUSTOM_V2_CONTENT_REFUSED, V2_WAL_ALLOWED_AT_3_6, V2_WAL_ENTRIES_UNAPPLIED
+from .ondisk.bbolt import BoltFile, FormatError
+from .ondisk.protowire import WireError, message
+from .ondisk.wal import CONF_ADD_LEARNER, ENTRY_CONF_CHANGE, ENTRY_NORMAL, WalInfo, describe_entry
 
 
 def _minor(text):
@@ -227,17 +226,19 @@ def _readiness(result):
     """Whether the next minor can start on this dir as it is, and why not."""
     wal, snap = result.get("wal") or {}, result.get("snap") or {}
     v2_tail = wal.get("v2_after_snapshot") or []
+    refusing, unapplied = _text(CUSTOM_V2_CONTENT_REFUSED.since), _text(V2_WAL_ENTRIES_UNAPPLIED.since)
     blockers = {}
     if snap.get("custom_v2_content"):
-        blockers.setdefault("3.6", []).append("the newest .snap holds custom v2 data")
-    disallowed = [e for e in v2_tail if not (e.startswith("PUT ") and e[4:].startswith(ALLOWED_V2_FOR_36))]
+        blockers.setdefault(refusing, []).append("the newest .snap holds custom v2 data")
+    disallowed = [e for e in v2_tail if not (e.startswith("PUT ") and e[4:].startswith(V2_WAL_ALLOWED_AT_3_6))]
     if disallowed:
-        blockers.setdefault("3.6", []).append("the WAL tail holds v2 requests 3.6 refuses: %s"
-                                              % ", ".join(sorted(set(disallowed))))
+        blockers.setdefault(refusing, []).append("the WAL tail holds v2 requests %s refuses: %s"
+                                                 % (refusing, ", ".join(sorted(set(disallowed)))))
     if v2_tail:
-        blockers.setdefault("3.7", []).append("the WAL tail after the last snapshot holds %d v2 entries"
-                                              % len(v2_tail))
-    return {minor: {"ready": minor not in blockers, "blockers": blockers.get(minor, [])} for minor in ("3.6", "3.7")}
+        blockers.setdefault(unapplied, []).append("the WAL tail after the last snapshot holds %d v2 entries"
+                                                  % len(v2_tail))
+    return {minor: {"ready": minor not in blockers, "blockers": blockers.get(minor, [])}
+            for minor in (refusing, unapplied)}
 
 
 def members(data_dir):

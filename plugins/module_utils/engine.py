@@ -18,37 +18,18 @@ import tempfile
 import time
 
 from .datadir import INFLIGHT_FILE, WORK_DIR, Backups, DataDir, free_bytes, mount_point
-from .bbolt import FormatError
+from .ondisk.bbolt import FormatError
 from .detect import members, safe_detect
-from .etcd_process import available_versions, check_port_free, listen_addresses
+from .etcd_process import EtcdBinaries, check_port_free, listen_addresses
 from .membership import record_only_plan
+from .options import DEFAULTS, MigrateOptions
 from .plan import RECORD, plan_migration
 from .steps import StepRunner
-from .versions import MigrationError, check_storage, parse_version
+from .versions import MigrationError, Versioned, check_storage, parse_version
 
 from urllib.error import URLError
 from urllib.parse import urlparse
 
-DEFAULTS = {
-    "target_storage": "etcd3",
-    "name": None,
-    "initial_cluster": None,
-    "listen_peer_urls": "http://127.0.0.1:18630",
-    "initial_advertise_peer_urls": None,
-    "initial_cluster_token": "etcd-cluster",
-    "client_port": 18629,
-    "server_extra_args": [],
-    "current_version": None,
-    "backup": True,
-    "backup_dir": None,
-    "backups_to_keep": 3,
-    "defer_final_hop": False,
-    "timeout": 120,
-    "data_dir_mode": "0700",
-    "ttl_keys_prefix": "/registry/events",
-    "ttl_keys_ttl": 3600,
-    "wal_dir": None,
-}
 
 # What the engine sets on every temporary member itself: server_extra_args may not say otherwise.
 OWNED_FLAGS = ("data-dir", "wal-dir", "name", "listen-client-urls", "advertise-client-urls", "listen-peer-urls",
@@ -64,16 +45,14 @@ class StepFailed(MigrationError):
     """A step failed; the data dir was put back from the backup when there was one."""
 
 
-def _versioned(version, storage):
-    return {"version": str(version) if version is not None else None, "storage": storage}
+def migrate(params, check_mode=False, log=None, etcd=None):
+    """Bring ``params['data_dir']`` to ``params['target_version']``; returns the result dict.
 
-
-def migrate(params, check_mode=False, log=None):
-    """Bring ``params['data_dir']`` to ``params['target_version']``; returns the result dict."""
-    opts = dict(DEFAULTS)
-    opts.update((k, v) for k, v in params.items() if v is not None)
+    ``etcd`` runs the binaries (EtcdBinaries of ``bin_dir`` unless given: the seam unit tests use).
+    """
+    opts = validate(params)
     try:
-        return _migrate(opts, check_mode, log or (lambda message: None))
+        return _migrate(opts, check_mode, log or (lambda message: None), etcd or EtcdBinaries(opts.bin_dir))
     except (IOError, OSError) as exc:
         raise MigrationError(describe_os_error(exc))
 
@@ -125,12 +104,14 @@ def _owned_flags(args):
     return found
 
 
-def validate(opts):
-    """Every value checked before anything is read, copied or started; returns the typed ones."""
+def validate(params):
+    """Every value checked before anything is read, copied or started: ``DEFAULTS`` and ``params``
+    (None counts as unset) as a MigrateOptions."""
+    opts = dict(DEFAULTS)
+    opts.update((k, v) for k, v in params.items() if v is not None)
     target = parse_version(opts["target_version"], "target_version")
-    for key, version in (("target_version", target),
-                         ("current_version", opts["current_version"] and parse_version(opts["current_version"],
-                                                                                       "current_version"))):
+    current = None if opts["current_version"] is None else parse_version(opts["current_version"], "current_version")
+    for key, version in (("target_version", target), ("current_version", current)):
         if version and version.build:
             raise MigrationError("%s %s has build metadata, which etcd versions do not carry: give MAJOR.MINOR.PATCH"
                                  % (key, version))
@@ -157,25 +138,27 @@ def validate(opts):
                              "remove them (use the data_dir, wal_dir, name, listen_peer_urls, "
                              "initial_advertise_peer_urls, initial_cluster and initial_cluster_token options)"
                              % ", ".join(owned))
-    return target, storage, mode
+    opts.update(target_version=target, current_version=current, target_storage=storage, data_dir_mode=mode,
+                server_extra_args=tuple(opts["server_extra_args"]))
+    return MigrateOptions(**opts)
 
 
-def _migrate(opts, check_mode, say):
-    target, target_storage, mode = validate(opts)
-    data_dir = DataDir(opts["data_dir"], opts["wal_dir"])
+def _migrate(opts, check_mode, say, etcd):
+    goal, mode = Versioned(opts.target_version, opts.target_storage), opts.data_dir_mode
+    data_dir = DataDir(opts.data_dir, opts.wal_dir)
     data_dir.check_usable()
     result = {"changed": False, "steps": [], "warnings": [], "backup": None, "removed_backups": []}
 
     if not data_dir.exists():
-        result["diff"] = {"before": "", "after": DataDir.format_version(target, target_storage)}
-        plan = plan_migration(None, None, target, target_storage, [], empty=True)
-        result.update(changed=True, previous=_versioned(None, None), current=_versioned(target, target_storage),
-                      plan=[s._asdict() for s in plan.steps])
+        result["diff"] = {"before": "", "after": str(goal)}
+        plan = plan_migration(None, None, goal.version, goal.storage, [], empty=True)
+        result.update(changed=True, previous=Versioned(None, None).as_result(), current=goal.as_result(),
+                      plan=[step.as_result() for step in plan.steps])
         if not check_mode:
             os.makedirs(data_dir.path, mode)
             os.chmod(data_dir.path, mode)  # makedirs' mode is filtered by the umask
-            data_dir.write_version(target, target_storage)
-        say("created %s for etcd %s" % (data_dir.path, target))
+            data_dir.write_version(*goal)
+        say("created %s for etcd %s" % (data_dir.path, goal.version))
         return result
 
     if data_dir.held_by_other_process():
@@ -183,7 +166,7 @@ def _migrate(opts, check_mode, say):
                              % data_dir.path)
     data_dir.lock()
     try:
-        return _migrate_locked(data_dir, opts, target, target_storage, mode, check_mode, say, result)
+        return _migrate_locked(data_dir, opts, goal, etcd, check_mode, say, result)
     finally:
         data_dir.unlock()
 
@@ -214,38 +197,38 @@ def _recover_interrupted_run(data_dir, check_mode, say, result):
 
 
 def _current_version(data_dir, opts, empty, result):
-    """(version, storage) from version.txt, current_version, or the data files themselves."""
+    """The Versioned pair from version.txt, current_version, or the data files themselves."""
     recorded = data_dir.read_version()
-    given = opts["current_version"]
-    if given is not None:
-        given_version = parse_version(given, "current_version")
-        if recorded is not None and recorded[0] != given_version:
+    given_version = opts.current_version
+    if given_version is not None:
+        if recorded is not None and recorded.version != given_version:
             raise MigrationError("current_version %s contradicts %s, which says %s: fix one of them"
-                                 % (given_version, data_dir.file("version.txt"), recorded[0]))
+                                 % (given_version, data_dir.file("version.txt"), recorded.version))
     if recorded is not None:
         return recorded
     if empty:
-        return None, None
+        return Versioned(None, None)
     detected = safe_detect(data_dir.path, wal_dir=data_dir.wal_dir)
     shown = ("version", "cluster_version", "storage_version", "lower_bound", "ambiguous", "evidence", "error")
     result["detected"] = {k: detected.get(k) for k in shown}
     candidates = {detected.get(k) for k in ("version", "cluster_version", "lower_bound")} - {None}
-    if given is not None:
+    if given_version is not None:
         if candidates and "%d.%d" % (given_version.major, given_version.minor) not in candidates:
             raise MigrationError("current_version %s contradicts the data files, which show %s (%s)"
                                  % (given_version, detected["version"], "; ".join(detected["evidence"])))
-        return given_version, "etcd3"
+        return Versioned(given_version, "etcd3")
     if detected.get("error") or detected["ambiguous"] or detected["version"] is None:
         raise MigrationError("%s holds etcd data but no version.txt, and its files do not settle the version (%s): "
                              "give current_version (the etcd version that last ran on it, e.g. 3.4.23)"
                              % (data_dir.path, detected.get("error") or "; ".join(detected["evidence"])))
     # Only the minor is on disk: patch 0 makes the plan run the newest patch of that minor first.
-    return parse_version(detected["version"] + ".0"), "etcd3"
+    return Versioned(parse_version(detected["version"] + ".0"), "etcd3")
 
 
-def _migrate_locked(data_dir, opts, target, target_storage, mode, check_mode, say, result):
-    backups = Backups(data_dir, opts["backup_dir"])
-    if opts["backup"]:
+def _migrate_locked(data_dir, opts, goal, etcd, check_mode, say, result):
+    mode = opts.data_dir_mode
+    backups = Backups(data_dir, opts.backup_dir)
+    if opts.backup:
         backups.check_placement()
     _recover_interrupted_run(data_dir, check_mode, say, result)
     if not check_mode:
@@ -255,17 +238,17 @@ def _migrate_locked(data_dir, opts, target, target_storage, mode, check_mode, sa
     empty = data_dir.is_empty()
     if not empty:
         data_dir.check_member_data()
-    current, storage = _current_version(data_dir, opts, empty, result)
+    source = _current_version(data_dir, opts, empty, result)
     before_text = data_dir.read_version_text() or ""
-    available = available_versions(opts["bin_dir"]) if opts.get("bin_dir") else []
-    plan = None if empty else _cluster_member_plan(data_dir, current, storage, target, target_storage, available)
-    plan = plan or plan_migration(current, storage, target, target_storage, available,
-                                  defer_final_hop=opts["defer_final_hop"], empty=empty)
+    available = etcd.versions()
+    plan = None if empty else _cluster_member_plan(data_dir, source, goal, available)
+    plan = plan or plan_migration(source.version, source.storage, goal.version, goal.storage, available,
+                                  defer_final_hop=opts.defer_final_hop, empty=empty)
     result["warnings"].extend(plan.warnings)
-    result["previous"] = _versioned(current, storage)
-    result["current"] = _versioned(target, target_storage)
-    result["plan"] = [s._asdict() for s in plan.steps]
-    after_text = DataDir.format_version(target, target_storage)
+    result["previous"] = source.as_result()
+    result["current"] = goal.as_result()
+    result["plan"] = [step.as_result() for step in plan.steps]
+    after_text = str(goal)
     result["diff"] = {"before": before_text, "after": after_text}
     will_change = bool(plan.steps) or before_text != after_text or (empty and not before_text)
     if check_mode:
@@ -275,8 +258,8 @@ def _migrate_locked(data_dir, opts, target, target_storage, mode, check_mode, sa
     data_steps = [s for s in plan.steps if s.action != RECORD]
     if data_steps:
         _preflight(data_dir, opts)
-    if data_steps and opts["backup"]:
-        result["backup"], result["removed_backups"] = backups.create(str(current), opts["backups_to_keep"])
+    if data_steps and opts.backup:
+        result["backup"], result["removed_backups"] = backups.create(str(source.version), opts.backups_to_keep)
         say("backup of %s in %s" % (data_dir.path, result["backup"]))
     work_dir = data_dir.work_dir() if data_steps else None
     log_dir = os.path.join(tempfile.gettempdir(), "etcd-migrate-%s.logs" % backups.path_hash)
@@ -284,17 +267,18 @@ def _migrate_locked(data_dir, opts, target, target_storage, mode, check_mode, sa
     try:
         if data_steps:
             os.mkdir(log_dir, 0o700)
-        runner = StepRunner(data_dir, opts.get("bin_dir"), work_dir, opts, log_dir)
+        runner = StepRunner(data_dir, etcd, work_dir, opts, log_dir)
         for step in plan.steps:
             started = time.monotonic()
             say("%s %s -> %s%s" % (step.action, step.from_version, step.to_version,
                                    " (etcd %s)" % step.binary if step.binary else ""))
             if step.action != RECORD:
                 _run_guarded(runner, step, data_dir, result["backup"])
-            data_dir.write_version(parse_version(step.to_version), step.storage)
+            data_dir.write_version(step.to_version, step.storage)
             data_dir.clear_inflight()
-            result["steps"].append({"action": step.action, "from": step.from_version, "to": step.to_version,
-                                    "binary": step.binary, "seconds": round(time.monotonic() - started, 2)})
+            shown = step.as_result()
+            result["steps"].append({"action": step.action, "from": shown["from_version"], "to": shown["to_version"],
+                                    "binary": shown["binary"], "seconds": round(time.monotonic() - started, 2)})
             result["changed"] = True
         result["warnings"].extend(runner.notes)
     finally:
@@ -302,22 +286,22 @@ def _migrate_locked(data_dir, opts, target, target_storage, mode, check_mode, sa
         if work_dir and not os.path.exists(data_dir.file(INFLIGHT_FILE)):
             shutil.rmtree(work_dir, ignore_errors=True)
         shutil.rmtree(log_dir, ignore_errors=True)
-    if data_dir.write_version(target, target_storage):
+    if data_dir.write_version(*goal):
         result["changed"] = True
     if data_dir.ensure_mode(mode):
         result["changed"] = True
     if data_dir.ensure_owner():
         result["changed"] = True
-    if opts["backup"]:
+    if opts.backup:
         # Retention is applied after every success, so a run killed while pruning is finished by the next one.
-        result["removed_backups"] += backups.prune(opts["backups_to_keep"], protect=[result["backup"]])
+        result["removed_backups"] += backups.prune(opts.backups_to_keep, protect=[result["backup"]])
         result["changed"] = result["changed"] or bool(result["removed_backups"])
     return result
 
 
-def _cluster_member_plan(data_dir, current, storage, target, target_storage, available):
+def _cluster_member_plan(data_dir, source, goal, available):
     """None for a single member; for a member of a multi-member cluster, membership.py's record-only plan."""
-    if current == target and storage == target_storage:
+    if source == goal:
         return None
     try:
         found = members(data_dir.path)
@@ -328,7 +312,8 @@ def _cluster_member_plan(data_dir, current, storage, target, target_storage, ava
     names = ", ".join(sorted(m.get("name") or "?" for m in found))
     readiness = safe_detect(data_dir.path, wal_dir=data_dir.wal_dir).get("ready_for_next") or {}
     try:
-        return record_only_plan(len(found), current, storage, target, target_storage, readiness, available)
+        return record_only_plan(len(found), source.version, source.storage, goal.version, goal.storage, readiness,
+                                available)
     except MigrationError as exc:
         raise MigrationError("%s (members %s): %s" % (data_dir.path, names, exc))
 
@@ -354,7 +339,7 @@ def _preflight(data_dir, opts):
                              "credentials, and takes none. Nothing was changed; run 'etcdctl auth disable' before "
                              "and 'auth enable' after, or roll the cluster with playbooks/upgrade.yml"
                              % data_dir.path)
-    for host, port in listen_addresses(opts["client_port"], opts["listen_peer_urls"]):
+    for host, port in listen_addresses(opts.client_port, opts.listen_peer_urls):
         check_port_free(host, port)
 
 

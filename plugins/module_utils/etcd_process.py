@@ -21,7 +21,9 @@ import time
 from urllib.parse import quote, urlencode, urlparse
 from urllib.request import ProxyHandler, Request, build_opener
 
-from .versions import MigrationError, minor, parse_version
+from .compat import ARCH_GATE_LIFTED, ETCDCTL_V3_DEFAULT, V3_GATEWAY, holds
+from .options import DEFAULTS
+from .versions import MigrationError, parse_version
 
 SNAP_FILE = re.compile(r"^([0-9a-f]{16})-([0-9a-f]{16})\.snap$")
 # The standard library, not ansible's urls, so that the command line runs without ansible-core;
@@ -52,7 +54,7 @@ def server_environment(version, machine=None):
 
     Their checkSupportArch refuses arm64 unless ETCD_UNSUPPORTED_ARCH names it.
     """
-    if minor(version) < (3, 5) and (machine or platform.machine()) in ("aarch64", "arm64"):
+    if not holds(ARCH_GATE_LIFTED, version) and (machine or platform.machine()) in ("aarch64", "arm64"):
         return clean_environment(ETCD_UNSUPPORTED_ARCH="arm64")
     return clean_environment()
 
@@ -73,7 +75,7 @@ class Toolset:
 
     def run(self, tool, args, timeout=60, check=True):
         # Older etcdctl default to the v2 API.
-        env = clean_environment(ETCDCTL_API="3") if minor(self.version) < (3, 4) else clean_environment()
+        env = clean_environment(ETCDCTL_API="3") if not holds(ETCDCTL_V3_DEFAULT, self.version) else clean_environment()
         # No run_command: bin/etcd-migrate runs this without ansible-core.
         proc = subprocess.run([self.path(tool)] + list(args), env=env, capture_output=True, text=True,  # pylint: disable=ansible-bad-function
                               timeout=timeout, check=False)
@@ -126,11 +128,28 @@ def _die_with_parent():
     libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
+class EtcdBinaries:
+    """The etcd releases under ``bin_dir`` (``<bin_dir>/<version>/etcd``...): the seam through which the engine
+    and the steps run etcd, replaced by a stand-in in unit tests."""
+
+    def __init__(self, bin_dir):
+        self.bin_dir = bin_dir
+
+    def versions(self):
+        return available_versions(self.bin_dir) if self.bin_dir else []
+
+    def tools(self, version):
+        return Toolset(self.bin_dir, version)
+
+    def member(self, version, data_dir, log_path, **settings):
+        return Member(self.tools(version), data_dir, log_path, **settings)
+
+
 class Member:
     """A temporary single-member etcd on a data dir, listening on loopback only."""
 
-    def __init__(self, toolset, data_dir, log_path, name="default", client_port=18629,
-                 listen_peer_urls="http://127.0.0.1:18630", initial_advertise_peer_urls=None,
+    def __init__(self, toolset, data_dir, log_path, name="default", client_port=DEFAULTS["client_port"],
+                 listen_peer_urls=DEFAULTS["listen_peer_urls"], initial_advertise_peer_urls=None,
                  initial_cluster=None, initial_cluster_token=None, extra_args=(), snapshot_count=None, wal_dir=None):
         self.tools = toolset
         self.data_dir = data_dir
@@ -225,7 +244,7 @@ class Member:
 
     def v3(self, rpc, body):
         """A v3 call through the gRPC gateway (``/v3beta`` before 3.4), binary-safe with base64 fields."""
-        prefix = "/v3beta" if minor(self.tools.version) < (3, 4) else "/v3"
+        prefix = "/v3" if holds(V3_GATEWAY, self.tools.version) else "/v3beta"
         return _http_json(self.client_url + prefix + rpc, data=json.dumps(body), method="POST",
                           headers={"Content-Type": "application/json"})
 
@@ -278,8 +297,3 @@ class Member:
             self.v3("/maintenance/alarm", {"action": "DEACTIVATE"})
         self.wait_ready(timeout, condition=lambda m: max(m.snapshot_indexes() or [0]) >= applied,
                         what="a snapshot at raft index %d" % applied)
-
-
-def reports_storage_version(version):
-    """etcd 3.6 and later report (and keep) a storage version."""
-    return minor(version) >= (3, 6)

@@ -14,7 +14,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from .plan import PATCH_FLOORS, RECORD, Plan, Step
+from .compat import PATCH_FLOORS
+from .plan import RECORD, Plan, Step
 from .versions import MigrationError, minor, minor_text, parse_version
 
 ROLLING = "roll the cluster with the playbook playbooks/upgrade.yml"
@@ -30,7 +31,7 @@ def record_only_plan(members, current, current_storage, target, target_storage, 
     where = "this member of a %d-member cluster" % members
     if minor(target) == minor(current) and current_storage == target_storage:
         # A patch change: a restart on the other patch is all it takes.
-        return Plan([] if target == current else [Step(RECORD, str(current), str(target), None, None, target_storage)],
+        return Plan([] if target == current else [Step(RECORD, current, target, None, None, target_storage)],
                     [])
     if current_storage != target_storage:
         raise MigrationError("%s cannot change its storage from %s to %s: the other members still serve %s; "
@@ -63,4 +64,4 @@ def record_only_plan(members, current, current_storage, target, target_storage, 
                                                                               "; ".join(ready["blockers"])))
     warnings.append("%s: only version.txt now says %s; etcd %s does the hop itself when it starts on this data "
                     "while the other members run" % (where, target, target))
-    return Plan([Step(RECORD, str(current), str(target), None, None, target_storage)], warnings)
+    return Plan([Step(RECORD, current, target, None, None, target_storage)], warnings)

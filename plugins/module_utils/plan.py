@@ -14,6 +14,7 @@ __metaclass__ = type
 
 from collections import namedtuple
 
+from .compat import DOWNGRADE_API as DOWNGRADE_API_RULE, ETCDCTL_MIGRATE_REMOVED, PATCH_FLOORS, V2_STORE_REMOVED, holds
 from .versions import MigrationError, minor, minor_text, parse_version
 
 # Run a binary on the data dir until it is healthy on the hop's cluster version.
@@ -28,26 +29,28 @@ RECORD = "record-version"
 CONVERT_TO_ETCD3 = "convert-etcd2-to-etcd3"
 # etcd3 keys into a fresh v2-store data dir served by the target (3.5 or older).
 CONVERT_TO_ETCD2 = "convert-etcd3-to-etcd2"
-# The newest minor with etcdctl migrate, and the newest with a v2 store.
-LAST_MIGRATE_MINOR = (3, 4)
-LAST_V2_MINOR = (3, 5)
 
-# Before leaving a minor, a member must be on at least ``floor``; below
-# ``recommended`` upstream warns.  From etcd's 3.6 and 3.7 upgrade guides.
-PATCH_FLOORS = {
-    (3, 5): ("3.5.26", "3.5.32"),
-    (3, 6): ("3.6.11", "3.6.11"),
-}
-# The first minor that has etcd's downgrade API (etcdctl downgrade ...).
-FIRST_DOWNGRADE_API_MINOR = (3, 6)
 
-Step = namedtuple("Step", "action from_version to_version binary tool storage")
+class Step(namedtuple("Step", "action from_version to_version binary tool storage")):
+    """One step; the versions are semver versions (``binary``/``tool``: the etcd run, or None)."""
+
+    __slots__ = ()
+
+    def as_result(self):
+        """The step as the module's result shows it, versions as text."""
+        return dict((field, value if value is None or field in ("action", "storage") else str(value))
+                    for field, value in self._asdict().items())
+
+
 Plan = namedtuple("Plan", "steps warnings")
 
 
+def _minor_before(rule):
+    return "%d.%d" % (rule.since[0], rule.since[1] - 1)
+
+
 def _step(action, from_version, to_version, binary=None, tool=None):
-    return Step(action, str(from_version), str(to_version),
-                None if binary is None else str(binary), None if tool is None else str(tool), None)
+    return Step(action, from_version, to_version, binary, tool, None)
 
 
 def _newest_in_minor(available, wanted_minor, at_least=None):
@@ -126,7 +129,7 @@ def _downgrade(current, target, available):
                              "migrate to %d.%d first" % (target, current, current.major, current.minor - 1))
     runner = _runnable(current, available)
     _require(target, available, "the downgrade target")
-    if minor(current) >= FIRST_DOWNGRADE_API_MINOR:
+    if holds(DOWNGRADE_API_RULE, current):
         return [_step(DOWNGRADE_API, current, target, binary=target, tool=runner)]
     return [_step(DOWNGRADE_SNAPSHOT, current, target, binary=target, tool=runner)]
 
@@ -158,9 +161,9 @@ def plan_migration(current, current_storage, target, target_storage, available,
     whose binaries can be run.  ``current`` may be None only when ``empty``.
     """
     available = sorted(set(available))
-    if target_storage == "etcd2" and minor(target) > LAST_V2_MINOR:
+    if target_storage == "etcd2" and holds(V2_STORE_REMOVED, target):
         raise MigrationError("etcd %s has no v2 store: etcd2 storage needs a target of %s or older "
-                             "(or target_storage etcd3)" % (target, "%d.%d" % LAST_V2_MINOR))
+                             "(or target_storage etcd3)" % (target, _minor_before(V2_STORE_REMOVED)))
     if empty:
         already = current is not None and current == target and current_storage == target_storage
         return Plan([] if already else _with_storage([_step(RECORD, current or target, target)], target_storage), [])
@@ -168,7 +171,7 @@ def plan_migration(current, current_storage, target, target_storage, available,
         raise MigrationError("only etcd 3.x data is supported (current %s, target %s)" % (current, target))
     steps = []
     if current_storage == "etcd2" and target_storage == "etcd3":
-        if minor(current) > LAST_MIGRATE_MINOR:
+        if holds(ETCDCTL_MIGRATE_REMOVED, current):
             raise MigrationError("etcd2 data at %s cannot be converted: 'etcdctl migrate' was removed in 3.5; "
                                  "convert it with etcd 3.4 before moving to 3.5" % current)
         steps.append(_step(CONVERT_TO_ETCD3, current, current, binary=_runnable(current, available)))

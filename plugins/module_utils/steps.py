@@ -7,27 +7,29 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import base64
 import os
-from urllib.error import HTTPError
 
-from .detect import safe_detect
-from .etcd_process import Member, Toolset, reports_storage_version
+from . import etcd2
+from .compat import SNAPSHOT_ON_UPGRADE, STORAGE_VERSION, downgrade_check_flags, holds
 from .plan import CONVERT_TO_ETCD2, CONVERT_TO_ETCD3, DOWNGRADE_API, DOWNGRADE_SNAPSHOT, UPGRADE
-from .versions import MigrationError, cluster_version_text, minor, minor_text, parse_version
+from .versions import MigrationError, cluster_version_text, minor_text
 
 
 class StepRunner:
-    """Runs plan steps on one data dir with the binaries under ``bin_dir``.
+    """Runs plan steps on one data dir with etcd's binaries.
 
-    ``options`` holds the module's member settings: name, client_port,
-    listen_peer_urls, initial_advertise_peer_urls, initial_cluster,
-    initial_cluster_token, server_extra_args and timeout.
+    Both are seams: ``data_dir`` a DataDir (the steps read its member IDs and readiness and replace its
+    member directory), ``etcd`` an EtcdBinaries (the members and tools of each version); unit tests pass
+    stand-ins for them.
+
+    ``options`` is the run's MigrateOptions: the steps read the member settings (name, client_port,
+    listen_peer_urls, initial_advertise_peer_urls, initial_cluster, initial_cluster_token,
+    server_extra_args), timeout and the etcd2 conversion's ttl_keys_prefix and ttl_keys_ttl.
     """
 
-    def __init__(self, data_dir, bin_dir, work_dir, options, log_dir=None):
+    def __init__(self, data_dir, etcd, work_dir, options, log_dir=None):
         self.data_dir = data_dir
-        self.bin_dir = bin_dir
+        self.etcd = etcd
         self.work_dir = work_dir
         # Off the data's disk, so a full disk cannot cut the log that says so.
         self.log_dir = log_dir or work_dir
@@ -36,8 +38,8 @@ class StepRunner:
 
     def run(self, step):
         handler = {UPGRADE: self.upgrade, DOWNGRADE_SNAPSHOT: self.downgrade_snapshot,
-                   DOWNGRADE_API: self.downgrade_api, CONVERT_TO_ETCD3: self.convert_to_etcd3,
-                   CONVERT_TO_ETCD2: self.convert_to_etcd2}[step.action]
+                   DOWNGRADE_API: self.downgrade_api, CONVERT_TO_ETCD3: lambda step: etcd2.convert_to_etcd3(self, step),
+                   CONVERT_TO_ETCD2: lambda step: etcd2.convert_to_etcd2(self, step)}[step.action]
         handler(step)
 
     # --- helpers --------------------------------------------------------
@@ -46,23 +48,19 @@ class StepRunner:
         """A temporary member of ``version`` on the data dir (or on ``data_dir``), with the module's settings."""
         opts = self.options
         settings = dict(
-            name=opts["name"] or "default", client_port=opts["client_port"],
-            listen_peer_urls=opts["listen_peer_urls"],
-            initial_advertise_peer_urls=opts["initial_advertise_peer_urls"],
-            initial_cluster=opts["initial_cluster"], extra_args=opts["server_extra_args"])
+            name=opts.name or "default", client_port=opts.client_port,
+            listen_peer_urls=opts.listen_peer_urls,
+            initial_advertise_peer_urls=opts.initial_advertise_peer_urls,
+            initial_cluster=opts.initial_cluster, extra_args=opts.server_extra_args)
         settings.update(overrides)
         if data_dir is None:
             settings["wal_dir"] = self.data_dir.wal_dir
         log_path = os.path.join(self.log_dir, "etcd-%s%s.log" % (version, "-new" if data_dir else ""))
-        return Member(Toolset(self.bin_dir, version), data_dir or self.data_dir.path, log_path, **settings)
+        return self.etcd.member(version, data_dir or self.data_dir.path, log_path, **settings)
 
     def data_ids(self):
         """(member ID, cluster ID) as the data dir's WAL records them, for proving who answers."""
-        found = safe_detect(self.data_dir.path, wal_dir=self.data_dir.wal_dir)
-        if not found.get("member_id") or not found.get("cluster_id"):
-            raise MigrationError("cannot read the member and cluster IDs from %s's WAL (%s)"
-                                 % (self.data_dir.path, found.get("error") or "no WAL metadata"))
-        return int(found["member_id"], 16), int(found["cluster_id"], 16)
+        return self.data_dir.member_ids()
 
     def identity(self, member):
         """(status header, name, peer URLs, initial cluster) to rebuild this member elsewhere with the same IDs.
@@ -72,9 +70,9 @@ class StepRunner:
         header = member.status()["header"]
         me = [m for m in member.ctl_json("member", "list")["members"] if m["ID"] == header["member_id"]][0]
         opts = self.options
-        name = opts["name"] or me["name"]
-        peer_urls = opts["initial_advertise_peer_urls"] or ",".join(me["peerURLs"])
-        initial_cluster = opts["initial_cluster"] or ",".join("%s=%s" % (name, u) for u in peer_urls.split(","))
+        name = opts.name or me["name"]
+        peer_urls = opts.initial_advertise_peer_urls or ",".join(me["peerURLs"])
+        initial_cluster = opts.initial_cluster or ",".join("%s=%s" % (name, u) for u in peer_urls.split(","))
         return header, name, peer_urls, initial_cluster
 
     def wait_on(self, member, version, ids, condition=None, what=None):
@@ -82,8 +80,8 @@ class StepRunner:
         must report the member and cluster IDs read from the data before it started (a foreign etcd on the
         port, or a flag pointing it at other data, would not)."""
         info = member.wait_ready(
-            self.options["timeout"], cluster_version=cluster_version_text(version),
-            storage_version=cluster_version_text(version) if reports_storage_version(version) else None,
+            self.options.timeout, cluster_version=cluster_version_text(version),
+            storage_version=cluster_version_text(version) if holds(STORAGE_VERSION, version) else None,
             condition=condition, what=what)
         header = member.status()["header"]
         if (int(header["member_id"]), int(header["cluster_id"])) != ids:
@@ -97,24 +95,24 @@ class StepRunner:
 
     def upgrade(self, step):
         """Run the hop's binary until the cluster (and storage) version is the hop's, then stop it."""
-        version = parse_version(step.binary)
+        version = step.binary
         ids = self.data_ids()
         with self.member(version, snapshot_count=1) as member:
             self.wait_on(member, version, ids)
-            if minor(version) >= (3, 5):
+            if holds(SNAPSHOT_ON_UPGRADE, version):
                 # The next minor (3.6+) must not replay v2-era WAL entries.
-                member.force_snapshot(self.options["timeout"])
+                member.force_snapshot(self.options.timeout)
         self.check_ready_for("%d.%d" % (version.major, version.minor + 1))
 
     def check_ready_for(self, next_minor):
         """Read the stopped data dir back: the next minor must be able to start on it."""
-        readiness = safe_detect(self.data_dir.path, wal_dir=self.data_dir.wal_dir).get("ready_for_next", {}).get(next_minor)
+        readiness = self.data_dir.ready_for_next().get(next_minor)
         if readiness and not readiness["ready"]:
             raise MigrationError("the data is not ready for etcd %s: %s" % (next_minor, "; ".join(readiness["blockers"])))
 
     def downgrade_snapshot(self, step):
         """Snapshot with the current version, restore with the target's tool, prove it on the target."""
-        current, target = parse_version(step.tool), parse_version(step.binary)
+        current, target = step.tool, step.binary
         snapshot = os.path.join(self.work_dir, "downgrade-%s.db" % step.from_version)
         with self.member(current) as member:
             self.wait_on(member, current, self.data_ids())
@@ -122,11 +120,11 @@ class StepRunner:
             member.ctl("snapshot", "save", snapshot)
         opts = self.options
         restored = os.path.join(self.work_dir, "restored")
-        tools = Toolset(self.bin_dir, target)
+        tools = self.etcd.tools(target)
         restore_args = ["snapshot", "restore", snapshot, "--name", name, "--initial-cluster", initial_cluster,
-                        "--initial-cluster-token", opts["initial_cluster_token"],
+                        "--initial-cluster-token", opts.initial_cluster_token,
                         "--initial-advertise-peer-urls", peer_urls, "--data-dir", restored]
-        tools.run("etcdutl" if tools.has_etcdutl else "etcdctl", restore_args, timeout=opts["timeout"])
+        tools.run("etcdutl" if tools.has_etcdutl else "etcdctl", restore_args, timeout=opts.timeout)
         self.data_dir.replace_member(os.path.join(restored, "member"))
         with self.member(target, name=name, initial_advertise_peer_urls=peer_urls,
                          initial_cluster=initial_cluster) as member:
@@ -141,7 +139,7 @@ class StepRunner:
 
     def downgrade_api(self, step):
         """etcd's downgrade API on the current version, then the target binary finishes it."""
-        current, target = parse_version(step.tool), parse_version(step.binary)
+        current, target = step.tool, step.binary
         goal = minor_text(target)
         ids = self.data_ids()
         with self.member(current) as member:
@@ -149,110 +147,15 @@ class StepRunner:
             member.ctl("downgrade", "validate", goal)
             member.ctl("downgrade", "enable", goal)
             # The leader lowers the cluster version and migrates the storage schema down.
-            member.wait_ready(self.options["timeout"], cluster_version=cluster_version_text(target),
+            member.wait_ready(self.options.timeout, cluster_version=cluster_version_text(target),
                               condition=lambda m: m.status().get("storageVersion") == cluster_version_text(target),
                               what="storage version %s" % cluster_version_text(target))
-        with self.member(target) as member:
-            # From 3.6 on the member reports when the downgrade is over; 3.5 cannot tell.
-            self.wait_on(member, target, ids, condition=_downgrade_finished if reports_storage_version(target) else None,
+        check_often = list(self.options.server_extra_args) + downgrade_check_flags(target)
+        with self.member(target, extra_args=check_often) as member:
+            # From 3.6 on the member reports when the downgrade is over (and ends it at the check interval the
+            # flag shortens); 3.5 cannot tell.
+            self.wait_on(member, target, ids, condition=_downgrade_finished if holds(STORAGE_VERSION, target) else None,
                          what="the downgrade to finish")
-
-    def convert_to_etcd3(self, step):
-        """etcdctl migrate (v2 store -> mvcc), keys under the TTL prefix leased, v2 user keys dropped.
-
-        The v2 copy goes because 3.6 refuses to start on custom v2 content;
-        the backup keeps the original.
-        """
-        version = parse_version(step.binary)
-        wal_args = ["--wal-dir", self.data_dir.wal_dir] if self.data_dir.wal_dir else []
-        Toolset(self.bin_dir, version).run("etcdctl", ["migrate", "--data-dir", self.data_dir.path] + wal_args,
-                                           timeout=self.options["timeout"])
-        ids = self.data_ids()
-        with self.member(version, extra_args=list(self.options["server_extra_args"]) + _v2_api(version)) as member:
-            self.wait_on(member, version, ids)
-            prefix = self.options["ttl_keys_prefix"]
-            if prefix:
-                ranged = member.v3("/kv/range", {"key": _b64(prefix), "range_end": _b64(_prefix_end(prefix))})
-                if ranged.get("kvs"):
-                    lease = member.v3("/lease/grant", {"TTL": self.options["ttl_keys_ttl"]})["ID"]
-                    for kv in ranged["kvs"]:
-                        member.v3("/kv/put", {"key": kv["key"], "value": kv.get("value", ""), "lease": lease})
-            for node in member.v2("GET", "/").get("node", {}).get("nodes") or []:
-                member.v2("DELETE", node["key"], query={"recursive": "true"} if node.get("dir") else None)
-
-    def convert_to_etcd2(self, step):
-        """Every v3 key into a fresh v2-store data dir served by the target; leased keys get their TTL."""
-        version = parse_version(step.binary)
-        with self.member(version) as member:
-            self.wait_on(member, version, self.data_ids())
-            _header, name, peer_urls, initial_cluster = self.identity(member)
-            kvs = member.v3("/kv/range", {"key": _b64("\0"), "range_end": _b64("\0")}).get("kvs") or []
-            ttls = {}
-            for kv in kvs:
-                if kv.get("lease") and kv["lease"] not in ttls:
-                    ttls[kv["lease"]] = int(member.v3("/kv/lease/timetolive", {"ID": kv["lease"]}).get("TTL", 0))
-        entries = [(_v2_path(kv), _v2_value(kv), ttls.get(kv.get("lease"))) for kv in kvs]
-        built = os.path.join(self.work_dir, "etcd2")
-        with self.member(version, data_dir=built, name=name, initial_advertise_peer_urls=peer_urls,
-                         initial_cluster=initial_cluster,
-                         extra_args=list(self.options["server_extra_args"]) + _v2_api(version),
-                         initial_cluster_token=self.options["initial_cluster_token"]) as fresh:
-            fresh.wait_ready(self.options["timeout"], cluster_version=cluster_version_text(version))
-            for path, value, ttl in entries:
-                try:
-                    fresh.v2("PUT", path, dict(value=value, **({"ttl": ttl} if ttl else {})))
-                except HTTPError as exc:
-                    raise MigrationError("etcd %s refused the key %r in its v2 store (%s): the v2 store cannot hold "
-                                         "it (a key that is also another key's directory, or not a clean path); "
-                                         "keep etcd3 storage" % (version, path, exc))
-            served = _v2_flatten(fresh.v2("GET", "/", query={"recursive": "true"}).get("node", {}))
-        wanted = dict((path, value) for path, value, _ttl in entries)
-        if served != wanted:
-            raise MigrationError("the v2 data dir does not serve what the v3 data held (%d keys read, %d written)"
-                                 % (len(served), len(wanted)))
-        self.data_dir.replace_member(os.path.join(built, "member"))
-
-
-def _v2_api(version):
-    """The flag that serves the v2 API: off by default from 3.4 (3.3 serves it anyway)."""
-    return ["--enable-v2=true"] if minor(version) >= (3, 4) else []
-
-
-def _b64(data):
-    return base64.b64encode(data.encode("utf-8") if not isinstance(data, bytes) else data).decode("ascii")
-
-
-def _prefix_end(prefix):
-    """The first key after every key that starts with ``prefix``, as etcd's range_end wants it."""
-    raw = bytearray(prefix.encode("utf-8"))
-    while raw and raw[-1] == 0xFF:
-        raw.pop()
-    raw[-1] += 1
-    return bytes(raw)
-
-
-def _v2_path(kv):
-    key = base64.b64decode(kv["key"]).decode("utf-8")
-    return key if key.startswith("/") else "/" + key
-
-
-def _v2_value(kv):
-    raw = base64.b64decode(kv.get("value", ""))
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise MigrationError("the value of %r is not UTF-8 text (Kubernetes stores protobuf): the v2 store holds "
-                             "text only; keep etcd3 storage" % _v2_path(kv))
-
-
-def _v2_flatten(node, out=None):
-    out = {} if out is None else out
-    for child in node.get("nodes") or []:
-        if child.get("dir"):
-            _v2_flatten(child, out)
-        else:
-            out[child["key"]] = child.get("value", "")
-    return out
 
 
 def _downgrade_finished(member):

@@ -8,6 +8,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import traceback
+from collections import namedtuple
 
 try:
     import semver
@@ -40,6 +41,19 @@ def check_storage(storage, what="storage"):
     if storage not in STORAGES:
         raise MigrationError("%s %r is unknown: use one of %s" % (what, storage, ", ".join(STORAGES)))
     return storage
+
+
+class Versioned(namedtuple("Versioned", "version storage")):
+    """A data dir's version (semver) and storage (etcd2 or etcd3), as version.txt records them: Kubernetes'
+    ``EtcdVersionPair``.  Kept typed down to the result, where ``as_result`` writes it as text once."""
+
+    __slots__ = ()
+
+    def __str__(self):
+        return "%s/%s" % (self.version, self.storage)
+
+    def as_result(self):
+        return {"version": None if self.version is None else str(self.version), "storage": self.storage}
 
 
 def minor(version):

@@ -244,31 +244,10 @@ removed_backups:
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.etcdops.etcd.plugins.module_utils.engine import migrate
+from ansible_collections.etcdops.etcd.plugins.module_utils.options import argument_spec
 from ansible_collections.etcdops.etcd.plugins.module_utils.versions import SEMVER_IMPORT_ERROR, MigrationError
 
-ARGUMENT_SPEC = dict(
-    data_dir=dict(type="path", required=True),
-    wal_dir=dict(type="path"),
-    target_version=dict(type="str", required=True),
-    target_storage=dict(type="str", default="etcd3", choices=["etcd2", "etcd3"]),
-    bin_dir=dict(type="path"),
-    name=dict(type="str"),
-    initial_cluster=dict(type="str"),
-    listen_peer_urls=dict(type="str", default="http://127.0.0.1:18630"),
-    initial_advertise_peer_urls=dict(type="str"),
-    initial_cluster_token=dict(type="str", default="etcd-cluster", no_log=False),
-    client_port=dict(type="int", default=18629),
-    server_extra_args=dict(type="list", elements="str", default=[]),
-    current_version=dict(type="str"),
-    backup=dict(type="bool", default=True),
-    backup_dir=dict(type="path"),
-    backups_to_keep=dict(type="int", default=3),
-    defer_final_hop=dict(type="bool", default=False),
-    timeout=dict(type="int", default=120),
-    data_dir_mode=dict(type="str", default="0700"),
-    ttl_keys_prefix=dict(type="str", default="/registry/events", no_log=False),
-    ttl_keys_ttl=dict(type="int", default=3600, no_log=False),
-)
+ARGUMENT_SPEC = argument_spec()
 
 
 def main():

@@ -9,8 +9,7 @@ from pathlib import Path
 from etcd_sample import free_port
 from helpers import BIN_ROOT, ROOT, etcd_version, state_on
 
-sys.path.insert(0, str(ROOT / "tools"))
-import demo  # noqa: E402  (the demo's playbook runner)
+import demo  # the demo's playbook runner (tools/ is on pytest.ini's pythonpath)
 
 ANSIBLE_ENV = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".cache" / "collections"),
                    ANSIBLE_STDOUT_CALLBACK="minimal", ANSIBLE_LOCALHOST_WARNING="false",

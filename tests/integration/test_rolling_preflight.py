@@ -4,7 +4,7 @@ from helpers import BIN_ROOT, etcd_version, running_etcd
 
 from ansible_collections.etcdops.etcd.plugins.module_utils.detect import safe_detect
 from ansible_collections.etcdops.etcd.plugins.module_utils.etcd_process import Toolset
-from ansible_collections.etcdops.etcd.plugins.module_utils.rolling import rolling_preflight
+from ansible_collections.etcdops.etcd.plugins.plugin_utils.rolling import rolling_preflight
 
 
 def member_report(member, data_dir, host):

@@ -19,8 +19,8 @@ from helpers import (BIN_ROOT, ROOT, broken_bin_dir, copy_tree, etcd_version, pa
                      tmpfs, tree_digest)
 
 from ansible_collections.etcdops.etcd.plugins.module_utils.datadir import Backups, DataDir
-from ansible_collections.etcdops.etcd.plugins.module_utils.engine import DEFAULTS, migrate
-from ansible_collections.etcdops.etcd.plugins.module_utils.etcd_process import Toolset
+from ansible_collections.etcdops.etcd.plugins.module_utils.engine import migrate, validate
+from ansible_collections.etcdops.etcd.plugins.module_utils.etcd_process import EtcdBinaries, Toolset
 from ansible_collections.etcdops.etcd.plugins.module_utils.steps import StepRunner
 from ansible_collections.etcdops.etcd.plugins.module_utils.versions import MigrationError
 
@@ -153,8 +153,8 @@ def test_a_foreign_etcd_on_the_client_port_is_not_taken_for_the_hop(data_dir_fro
 
 def test_the_hop_proves_the_member_and_cluster_ids_of_the_data(data_dir_from, tmp_path):
     _version, data_dir, _marks, _before = data_dir_from("3.4.23")
-    options = dict(DEFAULTS, **params(data_dir, "3.4.23"))
-    runner = StepRunner(DataDir(str(data_dir)), str(BIN_ROOT), str(tmp_path), options)
+    options = validate(params(data_dir, "3.4.23"))
+    runner = StepRunner(DataDir(str(data_dir)), EtcdBinaries(str(BIN_ROOT)), str(tmp_path), options)
     ids = runner.data_ids()
     with running_etcd("3.4.23", tmp_path / "fresh", tmp_path) as stranger:  # a member of another cluster
         with pytest.raises(MigrationError, match="reports member .* but the data holds member %x of cluster %x"

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# ansible-test sanity with the ansible-core of the venv whose python is $1 (make sanity: the dev venv;
-# tools/matrix.py: the oldest and newest of the support window). ansible-test wants a real
+# ansible-test COMMAND ARGS with the ansible-core of the venv whose python is $1 (make sanity and make units: the dev
+# venv; tools/matrix.py: the oldest and newest of the support window). ansible-test wants a real
 # ansible_collections/<ns>/<name> path (and a git tree of its own there, or it lists the enclosing checkout):
-# sanity runs on a copy.
+# it runs on a copy.
 set -euo pipefail
 python=$1
+shift
 cd "$(dirname "$0")/.."
 tree=$PWD/.cache/sanity/ansible_collections/etcdops/etcd
 rm -rf "$tree" && mkdir -p "$tree"
@@ -14,5 +15,5 @@ pip_version=$(sed -n "s/^ *pip='\([0-9.]*\)',/\1/p" "$ansible_test/_internal/pyt
 cache=~/.ansible/test/cache/get_pip_${pip_version//./_}.py
 mkdir -p "$(dirname "$cache")" && cp tools/get_pip_standin.py "$cache"
 cd "$tree" && git init -q && git add -A
-PATH=$(dirname "$python"):$PATH ansible-test sanity --color no --requirements \
+PATH=$(dirname "$python"):$PATH ansible-test "$@" --color no \
     --python "$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"

@@ -7,39 +7,27 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from .plan import DOWNGRADE_API, DOWNGRADE_SNAPSHOT, RECORD, UPGRADE, plan_migration
-from .versions import MigrationError, minor, parse_version
+from ansible_collections.etcdops.etcd.plugins.module_utils import compat
+from ansible_collections.etcdops.etcd.plugins.module_utils.compat import (
+    AUTH_BLOCKS_ROLLING_INTO, CHECK_V2STORE_SINCE, CUSTOM_V2_CONTENT_REFUSED, EXPERIMENTAL_FLAGS_REMOVED,
+    SNAPSHOT_BEFORE_NEXT_MINOR, V2_API_REMOVED, V2_WAL_ENTRIES_UNAPPLIED, crosses)
+from ansible_collections.etcdops.etcd.plugins.module_utils.plan import (
+    DOWNGRADE_API, DOWNGRADE_SNAPSHOT, RECORD, UPGRADE, plan_migration)
+from ansible_collections.etcdops.etcd.plugins.module_utils.versions import MigrationError, minor, parse_version
 
-# `etcdutl check v2store` exists from 3.5.18 and also inspects WAL records from 3.5.32 (upstream's 3.6 guide).
-CHECK_V2STORE_SINCE = "3.5.18"
 # A snapshot needs the db once more on the member's disk; keep room for one more beside it.
 FREE_DISK_FACTOR = 2
-# Minors whose members must snapshot past their v2-era WAL entries before a later minor starts on them: 3.6
-# panics on those entries, 3.7 cannot apply them.  A hop on one of these that a later hop follows runs with
-# snapshot-count 1.
-SNAPSHOT_BEFORE_NEXT_MINOR = ((3, 5), (3, 6))
-# Configuration keys a minor no longer accepts (upstream's CHANGELOG-3.6 and -3.7).
-ENABLE_V2_REMOVED = (3, 6)
-EXPERIMENTAL_FLAGS_REMOVED = (3, 7)
 
 
 def rejected_settings(version, extra_config=None):
-    """The keys of the server role's configuration that ``version`` rejects, to leave out of it:
-    ``enable-v2`` from 3.6, and the ``experimental-*`` keys of ``extra_config`` from 3.7."""
-    reached = minor(parse_version(version))
-    keys = ["enable-v2"] if reached >= ENABLE_V2_REMOVED else []
-    if reached >= EXPERIMENTAL_FLAGS_REMOVED:
-        keys.extend(key for key in sorted(extra_config or {}) if key.startswith("experimental-"))
-    return keys
+    """The keys of the server role's configuration that ``version`` (text) rejects, to leave out of it."""
+    return compat.rejected_settings(parse_version(version), extra_config)
 
 
-def rolling_hops(running, target, available):
-    """[{"version", "action"}] to roll through every member, in order."""
-    return _hops(running, target, available)[0]
+def plan_hops(running, target, available):
+    """([{"version", "action"}] to roll through every member, in order; the plan's warnings).
 
-
-def _hops(running, target, available):
-    """``running`` holds each member's server version.  Two versions are a hop
+    ``running`` holds each member's server version.  Two versions are a hop
     that stopped part-way: it is finished first, then planning goes on."""
     versions = sorted({parse_version(v, "running version") for v in running})
     wanted = parse_version(target, "target")
@@ -64,9 +52,9 @@ def _hops(running, target, available):
                 "Offline path: take a snapshot, stop every member, and run etcd_migrate (target %s) on each "
                 "member's data restored from it" % (step.from_version, step.to_version))
         if step.action == DOWNGRADE_API:
-            hops.append({"version": step.binary, "action": "downgrade"})
+            hops.append({"version": str(step.binary), "action": "downgrade"})
         elif step.action in (UPGRADE, RECORD):
-            hops.append({"version": step.binary or step.to_version, "action": "upgrade"})
+            hops.append({"version": str(step.binary or step.to_version), "action": "upgrade"})
     return hops, list(plan.warnings)
 
 
@@ -80,7 +68,8 @@ def _annotate(hops, running):
         hop["from"] = before
         hop["minor"] = "%d.%d" % minor(reached)
         # 3.6 refuses custom v2 content; check it on each stopped 3.5 member with that member's etcdutl.
-        hop["check_v2store"] = (minor(left) == (3, 5) and minor(reached) == (3, 6)
+        refused = CUSTOM_V2_CONTENT_REFUSED.since
+        hop["check_v2store"] = (minor(left) == (refused[0], refused[1] - 1) and minor(reached) == refused
                                 and left >= parse_version(CHECK_V2STORE_SINCE))
         before = hop["version"]
     return hops
@@ -99,11 +88,11 @@ def _configure(hops, settings):
 def _dropped_on_the_way(hops, settings):
     """The operator's settings that a version the hops upgrade to no longer accepts, and why."""
     dropped = []
-    crossed = [(minor(parse_version(hop["from"])), minor(parse_version(hop["version"])))
+    crossed = [(parse_version(hop["from"]), parse_version(hop["version"]))
                for hop in hops if hop["action"] == "upgrade"]
-    if settings.get("enable_v2") and any(left < ENABLE_V2_REMOVED <= reached for left, reached in crossed):
+    if settings.get("enable_v2") and any(crosses(V2_API_REMOVED, left, reached) for left, reached in crossed):
         dropped.append("enable-v2 (removed in 3.6; v2 clients must move to the v3 API first)")
-    if any(left < EXPERIMENTAL_FLAGS_REMOVED <= reached for left, reached in crossed):
+    if any(crosses(EXPERIMENTAL_FLAGS_REMOVED, left, reached) for left, reached in crossed):
         dropped.extend("%s (removed in 3.7; use %s or its feature gate)" % (key, key[len("experimental-"):])
                        for key in sorted(settings.get("extra_config") or {}) if key.startswith("experimental-"))
     return dropped
@@ -118,10 +107,10 @@ def _v2_gates(hops, members, errors, warnings):
     is the operator's to remove.
     """
     refresh = None
-    for gate in ("3.6", "3.7"):
+    for rule in (CUSTOM_V2_CONTENT_REFUSED, V2_WAL_ENTRIES_UNAPPLIED):
+        gate = "%d.%d" % rule.since
         crossing = [i for i, hop in enumerate(hops) if hop["action"] == "upgrade"
-                    and minor(parse_version(hop["from"])) < minor(parse_version(gate + ".0")) <= minor(
-                        parse_version(hop["version"]))]
+                    and crosses(rule, parse_version(hop["from"]), parse_version(hop["version"]))]
         if not crossing:
             continue
         for member in members:
@@ -138,7 +127,7 @@ def _v2_gates(hops, members, errors, warnings):
                     refresh = hops[0]["from"]
                     warnings.append("%s: %s; every member is restarted once on %s with snapshot-count 1 first"
                                     % (member["host"], blocker, refresh))
-    if any(minor(parse_version(hop["from"])) < (3, 5) <= minor(parse_version(hop["version"]))
+    if any(crosses(AUTH_BLOCKS_ROLLING_INTO, parse_version(hop["from"]), parse_version(hop["version"]))
            for hop in hops if hop["action"] == "upgrade"):
         for member in members:
             if member.get("auth_enabled"):
@@ -185,7 +174,7 @@ def rolling_preflight(members, target, available, settings=None):
                       % ", ".join("%s sees %s" % (m["host"], m.get("leader")) for m in members))
     hops = []
     try:
-        hops, plan_warnings = _hops([member.get("version") for member in members], target, available)
+        hops, plan_warnings = plan_hops([member.get("version") for member in members], target, available)
         warnings.extend(plan_warnings)
         _annotate(hops, [member["version"] for member in members])
         dropped = _dropped_on_the_way(hops, settings)

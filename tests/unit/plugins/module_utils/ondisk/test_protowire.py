@@ -2,7 +2,7 @@
 
 import pytest
 
-from ansible_collections.etcdops.etcd.plugins.module_utils import protowire
+from ansible_collections.etcdops.etcd.plugins.module_utils.ondisk import protowire
 
 
 @pytest.mark.parametrize("crc", [protowire.crc32c, protowire.crc32c_python])

@@ -2,10 +2,14 @@
 
 import pytest
 
-from ansible_collections.etcdops.etcd.plugins.module_utils.rolling import rejected_settings, rolling_hops, rolling_preflight
+from ansible_collections.etcdops.etcd.plugins.plugin_utils.rolling import plan_hops, rejected_settings, rolling_preflight
 from ansible_collections.etcdops.etcd.plugins.module_utils.versions import MigrationError
 
 OFFERED = ["3.4.23", "3.5.16", "3.5.35", "3.6.5", "3.6.16", "3.7.3"]
+
+
+def rolling_hops(running, target, available):
+    return plan_hops(running, target, available)[0]
 
 
 def test_upgrade_rolls_every_minor_with_the_newest_patch():

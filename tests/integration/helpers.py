@@ -7,19 +7,17 @@ import os
 import shutil
 import stat
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import semver
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tools"))
-sys.path.insert(0, str(ROOT / ".cache" / "collections"))
+# tools/ and the collection path are on sys.path through pytest.ini's pythonpath.
+import etcd_binaries  # noqa: F401  (tests use it through helpers)
+import etcd_sample
+from etcd_sample import free_port, read_state, write_sample_data
 
-import etcd_binaries  # noqa: E402,F401  (tests use it through helpers)
-import etcd_sample  # noqa: E402
-from etcd_sample import free_port, read_state, write_sample_data  # noqa: E402
+ROOT = Path(__file__).resolve().parents[2]
 
 BIN_ROOT = etcd_binaries.cache_root()
 IN_CI = os.environ.get("CI") == "true"

@@ -154,11 +154,6 @@ class BoltFile:
 
     # --- buckets --------------------------------------------------------
 
-    def buckets(self):
-        """Top-level bucket names."""
-        return [key.decode("utf-8", "replace") for key, _value, flags in self._walk(self.root)
-                if flags & BUCKET_LEAF_FLAG]
-
     def items(self, bucket):
         """(key, value) of a top-level bucket, in key order; an absent bucket has none."""
         for key, value, flags in self._walk(self.root):
