@@ -11,8 +11,10 @@ import shutil
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
+import yaml
 
 from etcd_sample import free_port, read_state, write_sample_data
 from helpers import BIN_ROOT, ROOT, assert_converted_from_etcd2, copy_tree, etcd_version, running_etcd, v2_keys
@@ -306,6 +308,37 @@ def test_three_members_with_peer_mtls_move_one_minor_one_at_a_time(pki, tmp_path
             m.stop()
 
 
+# The server role's tasks that install etcd-migrate under /usr/local (bin/ and lib/etcd-migrate/).
+INSTALL_TASKS = ("Create etcd-migrate's package directories", "Install etcd-migrate's package for the unit's "
+                 "ExecStartPre", "Install etcd-migrate")
+
+
+def install_like_the_server_role(tmp_path):
+    """Run the server role's own install tasks for etcd-migrate with <tmp>/usr-local for /usr/local: what a host
+    gets, files picked by the role's globs (a package directory the role forgets is missing here too)."""
+    prefix = tmp_path / "usr-local"
+    (prefix / "bin").mkdir(parents=True)
+    tasks = [task for task in yaml.safe_load((COLLECTION / "roles" / "server" / "tasks" / "install.yml").read_text())
+             if task["name"] in INSTALL_TASKS]
+    assert [task["name"] for task in tasks] == list(INSTALL_TASKS)
+    for task in tasks:
+        del task["when"]
+        args = task["ansible.builtin.file" if "ansible.builtin.file" in task else "ansible.builtin.copy"]
+        args.pop("owner"), args.pop("group")
+        for key in ("path", "dest"):
+            if key in args:
+                assert args[key].startswith("/usr/local/")
+                args[key] = str(prefix) + args[key][len("/usr/local"):]
+    play = [{"hosts": "localhost", "gather_facts": False, "tasks": tasks,
+             "vars": {"role_path": str(COLLECTION / "roles" / "server"), "ansible_python_interpreter": sys.executable}}]
+    (tmp_path / "install.yml").write_text(yaml.safe_dump(play))
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".cache" / "collections"),
+               ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_INVENTORY_UNPARSED_WARNING="false")
+    subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-c", "local", "-i", "localhost,",
+                    str(tmp_path / "install.yml")], env=env, check=True, capture_output=True)
+    return prefix
+
+
 # --- a host with Python and semver only --------------------------------------
 
 def test_the_installed_cli_runs_on_a_python_without_ansible(copy_of, tmp_path):
@@ -318,13 +351,7 @@ def test_the_installed_cli_runs_on_a_python_without_ansible(copy_of, tmp_path):
                           capture_output=True, text=True, check=True).stdout.strip()
     shutil.copytree(os.path.dirname(semver.__file__), os.path.join(site, "semver"))
     assert subprocess.run([str(python), "-c", "import ansible"], capture_output=True, check=False).returncode != 0
-    # The layout the server role installs: <prefix>/bin/etcd-migrate and <prefix>/lib/etcd-migrate/...
-    prefix = tmp_path / "usr-local"
-    (prefix / "bin").mkdir(parents=True)
-    shutil.copy2(CLI, prefix / "bin" / "etcd-migrate")
-    shutil.copytree(COLLECTION / "plugins" / "module_utils",
-                    prefix / "lib" / "etcd-migrate" / "ansible_collections" / "etcdops" / "etcd" / "plugins" /
-                    "module_utils", ignore=shutil.ignore_patterns("__pycache__"))
+    prefix = install_like_the_server_role(tmp_path)
     version, data_dir, peer, name, marks, before, ids, _extra = copy_of("v3-3.5-plain")
     target = etcd_version("3.6")
     env = {"TARGET_VERSION": target, "DATA_DIRECTORY": str(data_dir), "ETCD_BIN_DIR": str(BIN_ROOT), "ETCD_NAME": name}
