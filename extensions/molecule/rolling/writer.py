@@ -15,22 +15,24 @@ out, count, seconds, etcdctl, endpoints = (sys.argv[1], int(sys.argv[2]), float(
                                            sys.argv[5:])
 deadline = time.monotonic() + seconds
 failed = 0
+most_failed_for_one_write = 0
 i = -1
 with open(os.path.join(out, "acked"), "a") as acked:
     for i in range(count):
         if time.monotonic() > deadline or os.path.exists(os.path.join(out, "stop")):
             break
         key = "/writer/%06d" % i
-        for _attempt in range(20):
+        for attempt in range(20):
             put = subprocess.run([etcdctl, "--endpoints=" + ",".join(endpoints), "--command-timeout=3s",
                                   "put", key, "written %d" % i], capture_output=True, text=True, check=False,
                                  env=dict(os.environ, ETCDCTL_API="3"))
             if put.returncode == 0 and put.stdout.strip() == "OK":
                 acked.write(key + "\n")
                 acked.flush()
+                most_failed_for_one_write = max(most_failed_for_one_write, attempt)
                 break
             failed += 1
             time.sleep(0.2)
         time.sleep(0.05)
 with open(os.path.join(out, "done"), "w") as handle:
-    json.dump({"failed_attempts": failed, "last": i}, handle)
+    json.dump({"failed_attempts": failed, "most_failed_for_one_write": most_failed_for_one_write, "last": i}, handle)
