@@ -19,9 +19,10 @@ $(VENV)/.installed: requirements-dev.txt
 	touch $@
 
 # The checkout seen as ansible_collections/etcdops/etcd, for ansible and the tests.
-collection:
+collection: setup
 	mkdir -p $(COLLECTIONS)/ansible_collections/etcdops
 	ln -sfn $(CURDIR) $(COLLECTIONS)/ansible_collections/etcdops/etcd
+	$(VPY) tools/wheel_collections.py $(COLLECTIONS) community.crypto containers.podman
 
 etcd-binaries: setup
 	$(VPY) tools/etcd_binaries.py
@@ -56,7 +57,7 @@ build-check: setup
 	ansible-doc -t module etcdops.etcd.etcd_migrate >/dev/null
 	ansible-doc -t module etcdops.etcd.etcd_datadir_info >/dev/null
 	ansible-doc -t filter etcdops.etcd.etcd_migration_versions etcdops.etcd.etcd_rolling_preflight etcdops.etcd.etcd_rejected_settings >/dev/null
-	ansible-doc -t role etcdops.etcd.binaries etcdops.etcd.server etcdops.etcd.rolling >/dev/null
+	ansible-doc -t role etcdops.etcd.binaries etcdops.etcd.server etcdops.etcd.rolling etcdops.etcd.pki >/dev/null
 	@echo "collection build and ansible-doc: ok"
 
 # Systemd containers under podman on an internal network, with the local release mirror.

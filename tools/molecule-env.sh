@@ -4,7 +4,7 @@
 #  - a systemd base image built with debootstrap from this machine's Debian mirror (no registry here);
 #  - an --internal podman network the scenarios join;
 #  - the local etcd release mirror, served by one more container on that network;
-#  - the containers.podman collection, taken from the ansible wheel (Galaxy is unreachable).
+#  - the containers.podman and community.crypto collections, taken from the ansible wheel (Galaxy is unreachable).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cache="$root/.cache"
@@ -47,21 +47,7 @@ podman rm -f "$mirror" >/dev/null 2>&1 || true
 podman run -d --name "$mirror" --network "$network" -v "$cache/mirror:/srv:ro" "$image" \
     python3 -m http.server 8080 --directory /srv >/dev/null
 
-collections="$cache/collections/ansible_collections"
-if [ ! -f "$collections/containers/podman/MANIFEST.json" ]; then
-    wheel_dir=$(mktemp -d)
-    "$root/.venv/bin/python" -m pip download -q --no-deps -d "$wheel_dir" "ansible==12.3.0"
-    "$root/.venv/bin/python" - "$wheel_dir"/ansible-*.whl "$collections" <<'PY'
-import sys, zipfile
-wheel, target = sys.argv[1], sys.argv[2]
-prefix = "ansible_collections/containers/podman/"
-with zipfile.ZipFile(wheel) as archive:
-    for name in archive.namelist():
-        if name.startswith(prefix):
-            archive.extract(name, target.rsplit("ansible_collections", 1)[0])
-PY
-    rm -rf "$wheel_dir"
-fi
+"$root/.venv/bin/python" "$root/tools/wheel_collections.py" "$cache/collections" containers.podman community.crypto
 # The controller reaches the mirror too (the controller-cache mode downloads there): use its address.
 mirror_ip=$(podman inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$mirror")
 versions=(${mirror_versions[@]})

@@ -14,6 +14,8 @@ BIN = Path(sys.executable).parent
 
 def test_the_build_context_installs_the_built_collection_with_its_needs_on_the_debian_image(tmp_path):
     shutil.copy(ROOT / "execution-environment.yml", tmp_path)
+    crypto = Path("ansible_collections", "community", "crypto")
+    shutil.copytree(ROOT / ".cache" / "collections" / crypto, tmp_path / ".cache" / "collections" / crypto)
     subprocess.run([str(BIN / "ansible-galaxy"), "collection", "build", "--output-path",
                     str(tmp_path / ".cache" / "build"), str(ROOT)], check=True, capture_output=True)
     subprocess.run([str(BIN / "ansible-builder"), "create", "-f", "execution-environment.yml", "-c", "context"],
@@ -28,8 +30,10 @@ def test_the_build_context_installs_the_built_collection_with_its_needs_on_the_d
     assert "collections/etcdops-etcd-0.1.0.tar.gz" in requirements
 
     installed = tmp_path / "installed"
-    subprocess.run([str(BIN / "ansible-galaxy"), "collection", "install", "-p", str(installed), str(tarball)],
+    subprocess.run([str(BIN / "ansible-galaxy"), "collection", "install", "-p", str(installed),
+                    "-r", str(tmp_path / "context" / "_build" / "requirements.yml")], cwd=tmp_path / "context" / "_build",
                    env=dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(installed)), check=True, capture_output=True)
+    assert (installed / "ansible_collections" / "community" / "crypto" / "MANIFEST.json").is_file()
     needs = subprocess.run([str(BIN / "ansible-builder"), "introspect", "--sanitize", str(installed)],
                            check=True, capture_output=True, text=True).stdout
     assert "semver>=2.10,<4  # from collection etcdops.etcd" in needs

@@ -1,0 +1,130 @@
+"""The pki role on this machine: a cluster CA and per-member certificates that a real three-member etcd cluster
+serves with, client and peer TLS with client-certificate authentication, on loopback."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from helpers import BIN_ROOT, ROOT, etcd_version, free_port
+
+ANSIBLE_BIN = Path(sys.executable).parent
+ENV = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".cache" / "collections"), ANSIBLE_NOCOLOR="1",
+           ANSIBLE_HOST_KEY_CHECKING="False")
+MEMBERS = ("m1", "m2", "m3")
+
+
+def run_pki(tmp_path, **extra):
+    inventory = {"all": {"hosts": {name: {"ansible_connection": "local", "ansible_python_interpreter": sys.executable,
+                                          "etcd_pki_dir": str(tmp_path / name / "pki")} for name in MEMBERS},
+                         "vars": {"etcd_pki_controller_dir": str(tmp_path / "controller"), "etcd_pki_owner": "root",
+                                  "etcd_pki_group": "root", "etcd_pki_addresses": ["127.0.0.1"], **extra}}}
+    (tmp_path / "inventory.json").write_text(json.dumps(inventory))
+    (tmp_path / "play.yml").write_text("- hosts: all\n  gather_facts: false\n  roles: [etcdops.etcd.pki]\n")
+    proc = subprocess.run([str(ANSIBLE_BIN / "ansible-playbook"), "-i", str(tmp_path / "inventory.json"),
+                           str(tmp_path / "play.yml")], env=ENV, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    return proc.stdout
+
+
+def changed_count(output):
+    return sum(int(line.split("changed=")[1].split()[0]) for line in output.splitlines() if "changed=" in line)
+
+
+def serial(cert):
+    return subprocess.run(["openssl", "x509", "-noout", "-serial", "-in", str(cert)], capture_output=True, text=True,
+                          check=True).stdout
+
+
+def tls_cluster(tmp_path, version):
+    ports = {name: (free_port(), free_port()) for name in MEMBERS}
+    initial = ",".join("%s=https://127.0.0.1:%d" % (name, ports[name][1]) for name in MEMBERS)
+    procs = []
+    for name in MEMBERS:
+        pki = tmp_path / name / "pki"
+        client, peer = ports[name]
+        args = [str(BIN_ROOT / version / "etcd"), "--name", name, "--data-dir", str(tmp_path / name / "data"),
+                "--listen-client-urls", "https://127.0.0.1:%d" % client,
+                "--advertise-client-urls", "https://127.0.0.1:%d" % client,
+                "--listen-peer-urls", "https://127.0.0.1:%d" % peer,
+                "--initial-advertise-peer-urls", "https://127.0.0.1:%d" % peer,
+                "--initial-cluster", initial, "--initial-cluster-token", "pki-test",
+                "--cert-file", str(pki / "server.crt"), "--key-file", str(pki / "server.key"),
+                "--trusted-ca-file", str(pki / "ca.crt"), "--client-cert-auth",
+                "--peer-cert-file", str(pki / "peer.crt"), "--peer-key-file", str(pki / "peer.key"),
+                "--peer-trusted-ca-file", str(pki / "ca.crt"), "--peer-client-cert-auth"]
+        log = open(tmp_path / ("%s.log" % name), "w")
+        procs.append(subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env={"PATH": "/usr/bin:/bin"}))
+    return procs, ["https://127.0.0.1:%d" % ports[name][0] for name in MEMBERS]
+
+
+def etcdctl(version, endpoints, *args, cert_of=None, tmp_path=None):
+    tls = []
+    if cert_of:
+        pki = tmp_path / cert_of / "pki"
+        tls = ["--cacert", str(pki / "ca.crt"), "--cert", str(pki / "client.crt"), "--key", str(pki / "client.key")]
+    return subprocess.run([str(BIN_ROOT / version / "etcdctl"), "--endpoints", ",".join(endpoints),
+                           "--command-timeout", "5s", "--dial-timeout", "3s"] + tls + list(args),
+                          capture_output=True, text=True, env={"PATH": "/usr/bin:/bin", "ETCDCTL_API": "3"})
+
+
+@pytest.mark.parametrize("spec", ["3.4", "3.7"])
+def test_a_cluster_serves_with_the_roles_certificates_and_refuses_clients_without_one(tmp_path, spec):
+    version = etcd_version(spec)
+    run_pki(tmp_path)
+    procs, endpoints = tls_cluster(tmp_path, version)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            health = etcdctl(version, endpoints, "endpoint", "health", cert_of="m1", tmp_path=tmp_path)
+            if health.returncode == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert health.returncode == 0, health.stdout + health.stderr + (tmp_path / "m1.log").read_text()[-3000:]
+        # Each member's own client certificate writes and reads through every member.
+        for name, endpoint in zip(MEMBERS, endpoints):
+            assert etcdctl(version, [endpoint], "put", "key-" + name, name, cert_of=name,
+                           tmp_path=tmp_path).returncode == 0
+        got = etcdctl(version, endpoints[:1], "get", "--prefix", "key-", "--print-value-only", cert_of="m3",
+                      tmp_path=tmp_path)
+        assert got.stdout.split() == list(MEMBERS)
+        # Without a client certificate, or over plain HTTP, nothing is served.
+        no_cert = etcdctl(version, endpoints[:1], "--cacert", str(tmp_path / "m1" / "pki" / "ca.crt"),
+                          "get", "key-m1")
+        assert no_cert.returncode != 0 and "key-m1" not in no_cert.stdout
+        plain = etcdctl(version, [endpoints[0].replace("https", "http")], "get", "key-m1")
+        assert plain.returncode != 0 and "key-m1" not in plain.stdout
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(30)
+
+
+def test_a_second_run_changes_nothing_and_keys_stay_private(tmp_path):
+    run_pki(tmp_path)
+    assert changed_count(run_pki(tmp_path)) == 0
+    for name in MEMBERS:
+        pki = tmp_path / name / "pki"
+        assert sorted(p.name for p in pki.iterdir()) == ["ca.crt", "client.crt", "client.key", "peer.crt",
+                                                         "peer.key", "server.crt", "server.key"]
+        assert all((pki / f).stat().st_mode & 0o777 == 0o600 for f in ("client.key", "peer.key", "server.key"))
+    assert (tmp_path / "controller" / "ca.key").stat().st_mode & 0o777 == 0o600
+
+
+def test_a_certificate_near_its_end_is_issued_again_by_the_same_ca(tmp_path):
+    run_pki(tmp_path, etcd_pki_days=10)
+    ca, server = tmp_path / "controller" / "ca.crt", tmp_path / "m1" / "pki" / "server.crt"
+    before_ca, before = serial(ca), serial(server)
+    # 10 days left is within the 30-day renewal window: issued again, the CA kept.
+    run_pki(tmp_path)
+    assert serial(server) != before and serial(ca) == before_ca
+    verify = subprocess.run(["openssl", "verify", "-CAfile", str(ca), str(server)], capture_output=True, text=True)
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    # Now 730 days left: nothing to do.
+    renewed = serial(server)
+    assert changed_count(run_pki(tmp_path)) == 0 and serial(server) == renewed
