@@ -1,0 +1,152 @@
+# -*- coding: utf-8 -*-
+# Copyright: etcdops.etcd contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+"""The switch's order and its way back, on real files, with systemctl and etcdctl answered by a script.
+
+What etcd does across the switch is proven on real members in the rolling molecule scenario; here the question is
+only what the action does to the host's files and in which order it calls the service manager.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import pytest
+
+from ansible_collections.etcdops.etcd.plugins.module_utils.member_switch import ClientAccess, MemberSwitch, SwitchFailed
+
+
+class Host:
+    """Records every command; ``healthy_after`` health checks answer healthy (None: never)."""
+
+    def __init__(self, tmp_path, healthy_after=1, check_rc=0, healthy_again=True):
+        self.calls, self.health_checks = [], 0
+        self.healthy_after, self.check_rc, self.healthy_again = healthy_after, check_rc, healthy_again
+        self.now = 0.0
+        self.started = 0
+        self.tmp_path = tmp_path
+        self.live_config_at_start = []
+
+    def run(self, argv, environ=None):
+        self.calls.append(argv[0] if argv[0] in ("systemctl", "journalctl", "etcdctl") else "check")
+        if argv[0] == "systemctl":
+            self.calls[-1] = "systemctl " + " ".join(argv[1:])
+            if argv[1] == "start":
+                self.started += 1
+                self.live_config_at_start.append((self.tmp_path / "etcd.conf.yml").read_text())
+            return 0, "", ""
+        if argv[0] == "etcdctl":
+            self.health_checks += 1
+            self.now += 0.1
+            if self.started > 1:
+                return (0, "healthy", "") if self.healthy_again else (1, "", "unhealthy")
+            if self.healthy_after is not None and self.health_checks >= self.healthy_after:
+                return 0, "127.0.0.1:2379 is healthy", ""
+            return 1, "", "context deadline exceeded"
+        if argv[0] == "journalctl":
+            return 0, "etcd said something\n", ""
+        return self.check_rc, "", "custom v2 content found" if self.check_rc else ""
+
+    def clock(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
+
+
+@pytest.fixture
+def member(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "version.txt").write_text("3.5.30/etcd3")
+    (tmp_path / "etcd.conf.yml").write_text("old config")
+    (tmp_path / "etcd.conf.yml.next").write_text("new config")
+    (tmp_path / "etcd.service").write_text("old unit")
+    (tmp_path / "etcd.service.next").write_text("new unit")
+    return tmp_path
+
+
+def switch_for(member, host, check=None, timeout=1.0):
+    files = [dict(src=str(member / name) + ".next", dest=str(member / name)) for name in ("etcd.conf.yml", "etcd.service")]
+    return MemberSwitch(host.run, "etcd", str(member / "data"), "3.6.16", files, ClientAccess("etcdctl", "http://x"),
+                        timeout, 0.1, check_command=check, check_advice="Delete the v2 keys.", clock=host.clock,
+                        sleep=host.sleep)
+
+
+def test_switch_stops_checks_swaps_records_and_starts_in_that_order(member):
+    host = Host(member, healthy_after=3)
+    result = switch_for(member, host, check=["etcdutl", "check", "v2store"]).switch()
+
+    assert host.calls == ["systemctl stop etcd", "check", "systemctl daemon-reload", "systemctl start etcd",
+                          "etcdctl", "etcdctl", "etcdctl"]
+    assert host.live_config_at_start == ["new config"]
+    assert (member / "etcd.service").read_text() == "new unit"
+    assert (member / "data" / "version.txt").read_text() == "3.6.16/etcd3"
+    assert sorted(p.name for p in member.iterdir()) == ["data", "etcd.conf.yml", "etcd.service"]
+    assert result["previous_version"] == "3.5.30" and not result["rolled_back"]
+    # three health checks of 0.1 s with two polls of 0.1 s between them
+    assert result["downtime"] == pytest.approx(0.5)
+
+
+def test_a_failed_check_starts_the_previous_version_with_nothing_swapped(member):
+    host = Host(member, check_rc=1)
+    with pytest.raises(SwitchFailed) as failed:
+        switch_for(member, host, check=["etcdutl", "check", "v2store"]).switch()
+
+    assert failed.value.rolled_back
+    assert "custom v2 content found" in str(failed.value) and "Delete the v2 keys." in str(failed.value)
+    assert "etcd 3.5.30 serves again" in str(failed.value)
+    assert host.live_config_at_start == ["old config"]
+    assert (member / "data" / "version.txt").read_text() == "3.5.30/etcd3"
+    assert (member / "etcd.conf.yml.next").exists()  # the prepared files stay for the next attempt
+    assert "systemctl daemon-reload" not in host.calls
+
+
+def test_a_member_that_never_answers_goes_back_to_its_previous_files_and_version(member):
+    host = Host(member, healthy_after=None)
+    with pytest.raises(SwitchFailed) as failed:
+        switch_for(member, host, timeout=0.5).switch()
+
+    assert failed.value.rolled_back
+    assert "did not become healthy within 0.5s: context deadline exceeded" in str(failed.value)
+    assert host.live_config_at_start == ["new config", "old config"]
+    assert (member / "etcd.service").read_text() == "old unit"
+    assert (member / "data" / "version.txt").read_text() == "3.5.30/etcd3"
+    assert not list(member.glob("*.previous"))
+    assert host.calls.count("systemctl daemon-reload") == 2
+    assert failed.value.result["journal"] == ["etcd said something"]
+
+
+def test_a_way_back_that_fails_says_so(member):
+    host = Host(member, healthy_after=None, healthy_again=False)
+    with pytest.raises(SwitchFailed) as failed:
+        switch_for(member, host, timeout=0.3).switch()
+
+    assert not failed.value.rolled_back
+    assert "Starting 3.5.30 again with its files back in place failed too" in str(failed.value)
+    assert (member / "etcd.conf.yml").read_text() == "old config"
+
+
+def test_a_bare_restart_rewrites_nothing(member):
+    host = Host(member)
+    version = member / "data" / "version.txt"
+    version.write_text("3.6.16/etcd3")
+    before = version.stat().st_mtime_ns
+    switch = MemberSwitch(host.run, "etcd", str(member / "data"), "3.6.16", [], ClientAccess("etcdctl", "http://x"),
+                          1.0, 0.1, clock=host.clock, sleep=host.sleep)
+    switch.switch()
+
+    assert host.calls == ["systemctl stop etcd", "systemctl start etcd", "etcdctl"]
+    assert version.stat().st_mtime_ns == before
+
+
+def test_the_health_check_ignores_an_inherited_etcdctl_environment(monkeypatch):
+    monkeypatch.setenv("ETCDCTL_ENDPOINTS", "https://elsewhere:2379")
+    monkeypatch.setenv("ETCDCTL_INSECURE_SKIP_TLS_VERIFY", "true")
+    environ = ClientAccess("etcdctl", "https://127.0.0.1:2379", ca_file="/ca", cert_file="/c", key_file="/k",
+                           user="root", password="secret").environment()
+
+    assert environ["ETCDCTL_ENDPOINTS"] == "https://127.0.0.1:2379"
+    assert "ETCDCTL_INSECURE_SKIP_TLS_VERIFY" not in environ
+    assert (environ["ETCDCTL_CACERT"], environ["ETCDCTL_CERT"], environ["ETCDCTL_KEY"]) == ("/ca", "/c", "/k")
+    assert environ["ETCDCTL_USER"] == "root:secret"
