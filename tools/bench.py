@@ -10,6 +10,9 @@ detect version detection on that large dir against `etcdutl snapshot status` on 
        time and peak memory.
 downgrade  each downgrade through etcd's API (3.7 -> 3.6, 3.6 -> 3.5) by the engine (without
        backup) on the demo-sized data, several rounds: the step's seconds.
+rolling    the molecule scenario `rolling` (three members, TLS, a writer; about 10 minutes): per hop and
+       member the switch's downtime next to a bare restart of the same binary on that member, their ratio,
+       and each upgrade.yml run's total seconds.
 """
 
 import argparse
@@ -113,6 +116,24 @@ def bench_downgrade(args, work):
               % (newest[source], newest[target], statistics.median(seconds), min(seconds), max(seconds)))
         if source == "3.7":
             engine(pristine, newest["3.6"], backup=False)
+
+
+def bench_rolling(work):
+    report = work / "rolling.json"
+    root = Path(__file__).resolve().parent.parent
+    subprocess.run(["bash", "tools/molecule-env.sh"], cwd=root, check=True)
+    subprocess.run(["bash", "-c", ". .cache/podman/molecule.env && cd extensions && molecule test -s rolling"],
+                   cwd=root, check=True, env=dict(os.environ, ETCDOPS_ROLLING_REPORT=str(report)))
+    figures = json.loads(report.read_text())
+    print("rolling scenario: %d acknowledged writes, %d failed attempts"
+          % (figures["acknowledged_writes"], figures["failed_write_attempts"]))
+    for run in ("upgrade", "downgrade"):
+        print("  %s run: %.1fs in all (goal for the 3.4 -> 3.7 upgrade <= 90s)" % (run, figures[run]["seconds"]))
+        print("    %-8s %-8s %9s %9s %7s" % ("hop", "member", "switch s", "bare s", "ratio"))
+        for row in figures[run]["downtime"]:
+            print("    %-8s %-8s %9.2f %9.2f %6.2fx" % (row["hop"], row["member"], row["seconds"],
+                                                      row.get("bare_restart_seconds", 0), row.get("ratio", 0)))
+    print("  goal: every ratio <= 1.5x")
 
 
 def fill(member, keys, value_size, batch):
@@ -226,7 +247,7 @@ def bench_detect(args, work):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("which", nargs="*", choices=["hop", "large", "detect", "downgrade"], default=["hop"])
+    parser.add_argument("which", nargs="*", choices=["hop", "large", "detect", "downgrade", "rolling"], default=["hop"])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--hop-keys", type=int, default=200)
     parser.add_argument("--keys", type=int, default=1000000)
@@ -247,6 +268,8 @@ def main():
         if "downgrade" in args.which:
             (work / "downgrade").mkdir(exist_ok=True)
             bench_downgrade(args, work / "downgrade")
+        if "rolling" in args.which:
+            bench_rolling(work)
     finally:
         if not args.work_dir:
             shutil.rmtree(work, ignore_errors=True)

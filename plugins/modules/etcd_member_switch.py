@@ -188,8 +188,8 @@ import subprocess
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.etcdops.etcd.plugins.module_utils.member_switch import (ClientAccess, MemberSwitch,
-                                                                                   SwitchFailed)
+from ansible_collections.etcdops.etcd.plugins.module_utils.member_switch import (
+    ClientAccess, MemberSwitch, SwitchFailed)
 
 
 def main():
