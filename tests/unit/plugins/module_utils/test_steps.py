@@ -123,8 +123,8 @@ def test_the_downgrade_api_validates_enables_restarts_then_starts_the_target(tmp
     (["-heartbeat-interval", "300"], ["-heartbeat-interval", "300"]),
     (["--election-timeout=5000"], ["--election-timeout=5000"]),
 ])
-def test_the_downgrades_members_elect_quickly_unless_server_extra_args_time_elections(tmp_path, server_extra_args,
-                                                                                        first):
+def test_the_downgrades_members_elect_quickly_unless_server_extra_args_time_elections(
+        tmp_path, server_extra_args, first):
     extra_args = []
 
     class Recording(FakeEtcd):
