@@ -53,6 +53,17 @@ DOWNGRADE_CHECK_TIME_FLAG = Rule(
 # The downgrade's target member checks this often: etcd's default, 5s, is what the step would otherwise wait
 # out.  3.5 is left at its default: with the experimental flag set, 3.5.35 took 7s more to shut down.
 DOWNGRADE_CHECK_TIME = "100ms"
+VERSION_CHECK_AT_NEW_TERM = Rule(
+    (3, 0), "the leader sets the cluster version (from 3.5 also to an enabled downgrade's target) at the first "
+            "commit of each term, otherwise only every 4s: monitorVersionInterval, a constant (no flag in etcd --help of "
+            "3.5.35, 3.6.16 or 3.7.3)",
+    "etcd@release-3.5:server/etcdserver/server.go (monitorVersions, forceVersionC on a term's empty entry); "
+    "etcd@release-3.6:server/etcdserver/server.go (monitorClusterVersions, firstCommitInTerm; "
+    "monitorVersionInterval = rafthttp.ConnWriteTimeout - time.Second)")
+# A temporary single member fast-forwards all but one election tick at start, then waits one to ten ticks
+# (raft's randomized timeout) to elect itself: 10ms ticks make that 10-100ms instead of 0.1-1s.  Timing
+# only, nothing of it is stored; every 3.x takes both flags in milliseconds (etcd --help: 100 and 1000).
+QUICK_ELECTION_FLAGS = ("--heartbeat-interval=10", "--election-timeout=100")
 
 # --- etcd2 (v2 store) data ----------------------------------------------------------------------------------
 ETCDCTL_MIGRATE_REMOVED = Rule(

@@ -22,7 +22,7 @@ from .ondisk.bbolt import FormatError
 from .detect import members, safe_detect
 from .etcd_process import EtcdBinaries, check_port_free, listen_addresses
 from .membership import record_only_plan
-from .options import DEFAULTS, MigrateOptions
+from .options import DEFAULTS, MigrateOptions, flag_names
 from .plan import RECORD, plan_migration
 from .steps import StepRunner
 from .versions import MigrationError, Versioned, check_storage, parse_version
@@ -96,12 +96,7 @@ def _check_url_list(key, text):
 
 def _owned_flags(args):
     """Flags of ``args`` that would override what the engine sets on its temporary members."""
-    found = []
-    for arg in args:
-        name = str(arg).lstrip("-").split("=", 1)[0]
-        if str(arg).startswith("-") and name in OWNED_FLAGS:
-            found.append("--" + name)
-    return found
+    return ["--" + name for name in flag_names(args) if name in OWNED_FLAGS]
 
 
 def validate(params):

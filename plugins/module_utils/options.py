@@ -68,6 +68,11 @@ def flag(option):
     return "--" + option.name.replace("_", "-")
 
 
+def flag_names(args):
+    """The names of the flags among etcd command line ``args`` (``--name=value``, ``-name value``...)."""
+    return [str(arg).lstrip("-").split("=", 1)[0] for arg in args if str(arg).startswith("-")]
+
+
 @dataclass(frozen=True)
 class MigrateOptions:
     """Every option, checked and typed by engine.validate from ``DEFAULTS`` and the caller's values:

@@ -10,7 +10,8 @@ __metaclass__ = type
 import os
 
 from . import etcd2
-from .compat import SNAPSHOT_ON_UPGRADE, STORAGE_VERSION, downgrade_check_flags, holds
+from .compat import QUICK_ELECTION_FLAGS, SNAPSHOT_ON_UPGRADE, STORAGE_VERSION, downgrade_check_flags, holds
+from .options import flag_names
 from .plan import CONVERT_TO_ETCD2, CONVERT_TO_ETCD3, DOWNGRADE_API, DOWNGRADE_SNAPSHOT, UPGRADE
 from .versions import MigrationError, cluster_version_text, minor_text
 
@@ -142,20 +143,29 @@ class StepRunner:
         current, target = step.tool, step.binary
         goal = minor_text(target)
         ids = self.data_ids()
-        with self.member(current) as member:
+        quick = _quick_elections(self.options.server_extra_args)
+        with self.member(current, extra_args=quick) as member:
             self.wait_on(member, current, ids)
             member.ctl("downgrade", "validate", goal)
             member.ctl("downgrade", "enable", goal)
-            # The leader lowers the cluster version and migrates the storage schema down.
+        # A restart is a new term: the leader lowers the cluster version (VERSION_CHECK_AT_NEW_TERM) and
+        # migrates the storage schema down at once, where the running member would wait up to 4s.
+        with self.member(current, extra_args=quick) as member:
             member.wait_ready(self.options.timeout, cluster_version=cluster_version_text(target),
                               condition=lambda m: m.status().get("storageVersion") == cluster_version_text(target),
                               what="storage version %s" % cluster_version_text(target))
-        check_often = list(self.options.server_extra_args) + downgrade_check_flags(target)
-        with self.member(target, extra_args=check_often) as member:
+        with self.member(target, extra_args=quick + downgrade_check_flags(target)) as member:
             # From 3.6 on the member reports when the downgrade is over (and ends it at the check interval the
             # flag shortens); 3.5 cannot tell.
             self.wait_on(member, target, ids, condition=_downgrade_finished if holds(STORAGE_VERSION, target) else None,
                          what="the downgrade to finish")
+
+
+def _quick_elections(extra_args):
+    """``extra_args`` after QUICK_ELECTION_FLAGS, or alone when they time elections themselves: half of each
+    could break etcd's rule that the election timeout be at least five heartbeat intervals."""
+    timed = set(flag_names(extra_args)) & {"heartbeat-interval", "election-timeout"}
+    return ([] if timed else list(QUICK_ELECTION_FLAGS)) + list(extra_args)
 
 
 def _downgrade_finished(member):

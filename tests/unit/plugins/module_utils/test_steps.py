@@ -61,8 +61,6 @@ class FakeMember:
 
     def ctl(self, *args):
         self.journal.append(("etcdctl",) + args)
-        if args[:2] == ("downgrade", "enable"):
-            self.storage = "%s.0" % args[2]
 
     def force_snapshot(self, timeout):
         self.journal.append(("snapshot",))
@@ -75,12 +73,16 @@ class FakeEtcd:
         self.journal, self.ids = [], ids
 
     def member(self, version, data_dir, log_path, **settings):
-        return FakeMember(self.journal, version, settings, self.ids, storage="%d.%d.0" % (version.major, version.minor))
+        # As etcd's leader at the first commit of a term: a member started after `downgrade enable` has moved
+        # the storage to the target (the member that took the call would wait up to 4s).
+        enabled = [entry[3] for entry in self.journal if entry[:3] == ("etcdctl", "downgrade", "enable")]
+        storage = "%s.0" % enabled[-1] if enabled else "%d.%d.0" % (version.major, version.minor)
+        return FakeMember(self.journal, version, settings, self.ids, storage=storage)
 
 
-def runner(tmp_path, data_dir=None, etcd=None):
-    options = validate({"data_dir": str(tmp_path), "target_version": "3.6.16", "client_port": 24000,
-                        "listen_peer_urls": "http://127.0.0.1:24001"})
+def runner(tmp_path, data_dir=None, etcd=None, **params):
+    options = validate(dict({"data_dir": str(tmp_path), "target_version": "3.6.16", "client_port": 24000,
+                             "listen_peer_urls": "http://127.0.0.1:24001"}, **params))
     return StepRunner(data_dir or FakeDataDir(), etcd or FakeEtcd(), str(tmp_path), options, str(tmp_path))
 
 
@@ -104,15 +106,35 @@ def test_data_the_next_minor_refuses_stops_the_hop_with_its_blockers(tmp_path):
         steps.run(Step(UPGRADE, V("3.4.23"), V("3.5.35"), V("3.5.35"), None, "etcd3"))
 
 
-def test_the_downgrade_api_validates_enables_then_starts_the_target(tmp_path):
+def test_the_downgrade_api_validates_enables_restarts_then_starts_the_target(tmp_path):
     steps = runner(tmp_path)
     steps.run(Step(DOWNGRADE_API, V("3.6.16"), V("3.5.35"), V("3.5.35"), V("3.6.16"), "etcd3"))
     journal = steps.etcd.journal
     assert [entry for entry in journal if entry[0] in ("start", "etcdctl", "stop")] == [
         ("start", "3.6.16", None), ("etcdctl", "downgrade", "validate", "3.5"),
-        ("etcdctl", "downgrade", "enable", "3.5"), ("stop", "3.6.16"), ("start", "3.5.35", None),
-        ("stop", "3.5.35")]
+        ("etcdctl", "downgrade", "enable", "3.5"), ("stop", "3.6.16"),
+        ("start", "3.6.16", None), ("stop", "3.6.16"), ("start", "3.5.35", None), ("stop", "3.5.35")]
     assert ("wait", "3.5.0", None, "storage version 3.5.0") in journal
+
+
+@pytest.mark.parametrize("server_extra_args,first", [
+    ([], ["--heartbeat-interval=10", "--election-timeout=100"]),
+    (["--log-level=warn"], ["--heartbeat-interval=10", "--election-timeout=100", "--log-level=warn"]),
+    (["-heartbeat-interval", "300"], ["-heartbeat-interval", "300"]),
+    (["--election-timeout=5000"], ["--election-timeout=5000"]),
+])
+def test_the_downgrades_members_elect_quickly_unless_server_extra_args_time_elections(
+        tmp_path, server_extra_args, first):
+    extra_args = []
+
+    class Recording(FakeEtcd):
+        def member(self, version, data_dir, log_path, **settings):
+            extra_args.append((str(version), settings["extra_args"]))
+            return super().member(version, data_dir, log_path, **settings)
+
+    steps = runner(tmp_path, etcd=Recording(), server_extra_args=server_extra_args)
+    steps.run(Step(DOWNGRADE_API, V("3.7.3"), V("3.6.16"), V("3.6.16"), V("3.7.3"), "etcd3"))
+    assert extra_args == [("3.7.3", first), ("3.7.3", first), ("3.6.16", first + ["--downgrade-check-time=100ms"])]
 
 
 def test_a_member_of_other_data_is_refused_by_its_ids(tmp_path):
