@@ -131,8 +131,8 @@ def bench_rolling(work):
         print("  %s run: %.1fs in all (goal for the 3.4 -> 3.7 upgrade <= 90s)" % (run, figures[run]["seconds"]))
         print("    %-8s %-8s %9s %9s %7s" % ("hop", "member", "switch s", "bare s", "ratio"))
         for row in figures[run]["downtime"]:
-            print("    %-8s %-8s %9.2f %9.2f %6.2fx" % (row["hop"], row["member"], row["seconds"],
-                                                      row.get("bare_restart_seconds", 0), row.get("ratio", 0)))
+            bare, ratio = row.get("bare_restart_seconds", 0), row.get("ratio", 0)
+            print("    %-8s %-8s %9.2f %9.2f %6.2fx" % (row["hop"], row["member"], row["seconds"], bare, ratio))
     print("  goal: every ratio <= 1.5x")
 
 
