@@ -42,25 +42,46 @@ def serial(cert):
 
 
 def tls_cluster(tmp_path, version):
+    """Three members on the pki role's files, each started from an etcd.conf.yml as the server role writes it."""
     ports = {name: (free_port(), free_port()) for name in MEMBERS}
     initial = ",".join("%s=https://127.0.0.1:%d" % (name, ports[name][1]) for name in MEMBERS)
     procs = []
     for name in MEMBERS:
         pki = tmp_path / name / "pki"
         client, peer = ports[name]
-        args = [str(BIN_ROOT / version / "etcd"), "--name", name, "--data-dir", str(tmp_path / name / "data"),
-                "--listen-client-urls", "https://127.0.0.1:%d" % client,
-                "--advertise-client-urls", "https://127.0.0.1:%d" % client,
-                "--listen-peer-urls", "https://127.0.0.1:%d" % peer,
-                "--initial-advertise-peer-urls", "https://127.0.0.1:%d" % peer,
-                "--initial-cluster", initial, "--initial-cluster-token", "pki-test",
-                "--cert-file", str(pki / "server.crt"), "--key-file", str(pki / "server.key"),
-                "--trusted-ca-file", str(pki / "ca.crt"), "--client-cert-auth",
-                "--peer-cert-file", str(pki / "peer.crt"), "--peer-key-file", str(pki / "peer.key"),
-                "--peer-trusted-ca-file", str(pki / "ca.crt"), "--peer-client-cert-auth"]
+        config = {"name": name, "data-dir": str(tmp_path / name / "data"),
+                  "listen-client-urls": "https://127.0.0.1:%d" % client,
+                  "advertise-client-urls": "https://127.0.0.1:%d" % client,
+                  "listen-peer-urls": "https://127.0.0.1:%d" % peer,
+                  "initial-advertise-peer-urls": "https://127.0.0.1:%d" % peer,
+                  "initial-cluster": initial, "initial-cluster-token": "pki-test", "initial-cluster-state": "new"}
+        for section, kind in (("client-transport-security", "server"), ("peer-transport-security", "peer")):
+            config[section] = {"cert-file": str(pki / (kind + ".crt")), "key-file": str(pki / (kind + ".key")),
+                               "trusted-ca-file": str(pki / "ca.crt"), "client-cert-auth": True}
+        (tmp_path / name / "etc").mkdir()
+        (tmp_path / name / "etc" / "etcd.conf.yml").write_text(json.dumps(config))
         log = open(tmp_path / ("%s.log" % name), "w")
-        procs.append(subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env={"PATH": "/usr/bin:/bin"}))
+        procs.append(subprocess.Popen([str(BIN_ROOT / version / "etcd"), "--config-file",
+                                       str(tmp_path / name / "etc" / "etcd.conf.yml")],
+                                      stdout=log, stderr=subprocess.STDOUT, env={"PATH": "/usr/bin:/bin"}))
     return procs, ["https://127.0.0.1:%d" % ports[name][0] for name in MEMBERS]
+
+
+def wait_healthy(version, endpoints, tmp_path):
+    deadline = time.monotonic() + 60
+    while True:
+        health = etcdctl(version, endpoints, "endpoint", "health", cert_of="m1", tmp_path=tmp_path)
+        if health.returncode == 0 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert health.returncode == 0, health.stdout + health.stderr + (tmp_path / "m1.log").read_text()[-3000:]
+
+
+def stop(procs):
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        proc.wait(30)
 
 
 def etcdctl(version, endpoints, *args, cert_of=None, tmp_path=None):
@@ -79,13 +100,7 @@ def test_a_cluster_serves_with_the_roles_certificates_and_refuses_clients_withou
     run_pki(tmp_path)
     procs, endpoints = tls_cluster(tmp_path, version)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            health = etcdctl(version, endpoints, "endpoint", "health", cert_of="m1", tmp_path=tmp_path)
-            if health.returncode == 0 or time.monotonic() > deadline:
-                break
-            time.sleep(0.2)
-        assert health.returncode == 0, health.stdout + health.stderr + (tmp_path / "m1.log").read_text()[-3000:]
+        wait_healthy(version, endpoints, tmp_path)
         # Each member's own client certificate writes and reads through every member.
         for name, endpoint in zip(MEMBERS, endpoints):
             assert etcdctl(version, [endpoint], "put", "key-" + name, name, cert_of=name,
@@ -100,10 +115,7 @@ def test_a_cluster_serves_with_the_roles_certificates_and_refuses_clients_withou
         plain = etcdctl(version, [endpoints[0].replace("https", "http")], "get", "key-m1")
         assert plain.returncode != 0 and "key-m1" not in plain.stdout
     finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            proc.wait(30)
+        stop(procs)
 
 
 def test_a_second_run_changes_nothing_and_keys_stay_private(tmp_path):
@@ -130,3 +142,38 @@ def test_a_certificate_near_its_end_is_issued_again_by_the_same_ca(tmp_path):
     # Now 730 days left: nothing to do.
     renewed = serial(server)
     assert changed_count(run_pki(tmp_path)) == 0 and serial(server) == renewed
+
+
+def test_the_rolling_preflight_reaches_members_on_tls_by_default_and_warns_of_certificates_near_their_end(
+        tmp_path, release_mirror):
+    """No TLS variable given: the pre-flight reads each member's live etcd.conf.yml (TLS) and calls it with the pki
+    role's client certificate; the certificates, issued for 10 days, are named in the plan's warnings."""
+    version, target = etcd_version("3.4"), etcd_version(">=3.5.26 <3.6.0")
+    run_pki(tmp_path, etcd_pki_days=10)
+    procs, endpoints = tls_cluster(tmp_path, version)
+    try:
+        wait_healthy(version, endpoints, tmp_path)
+        hosts = {name: {"ansible_connection": "local", "ansible_python_interpreter": sys.executable,
+                        "etcd_config_dir": str(tmp_path / name / "etc"), "etcd_pki_dir": str(tmp_path / name / "pki"),
+                        "etcd_data_dir": str(tmp_path / name / "data"),
+                        "etcd_client_port": int(endpoint.rsplit(":", 1)[1])}
+                 for name, endpoint in zip(MEMBERS, endpoints)}
+        inventory = {"etcd": {"hosts": hosts, "vars": {
+            "etcd_bin_dir": str(tmp_path / "opt"), "etcd_binaries_link_dir": str(tmp_path / "bin"),
+            "etcd_binaries_host_cache": str(tmp_path / "cache"), "etcd_binaries_base_url": release_mirror,
+            "etcd_binaries_release_versions": [version, target], "etcd_target_version": target}}}
+        (tmp_path / "rolling.json").write_text(json.dumps(inventory))
+        (tmp_path / "bin").mkdir()
+        proc = subprocess.run([str(ANSIBLE_BIN / "ansible-playbook"), "--check", "-i", str(tmp_path / "rolling.json"),
+                               str(ROOT / "playbooks" / "upgrade.yml")], capture_output=True, text=True, timeout=600,
+                              env=dict(ENV, PATH="%s:%s" % (BIN_ROOT / version, os.environ["PATH"])), check=False)
+        assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-2000:]
+        plan = proc.stdout.split('"hops": [', 1)[1].split("TASK [", 1)[0]
+        assert '"upgrade %s"' % target in plan
+        for name in MEMBERS:
+            for kind in ("server", "peer", "client"):
+                warning = "%s: %s expires on " % (name, tmp_path / name / "pki" / (kind + ".crt"))
+                assert warning in plan, plan
+        assert "run the pki role (etcdops.etcd.pki) to issue it again" in plan
+    finally:
+        stop(procs)

@@ -66,6 +66,8 @@ def test_each_phase_has_its_tag_and_the_data_version_is_always_read():
         assert listed.pop() == "Show versions before and after, the migration's steps with seconds and the backup"
         assert listed[0].startswith("etcdops.etcd.server : Validating arguments against arg spec 'main'")
         for always in ("etcdops.etcd.server : Read the version the data is at",  # whatever the tags
+                       "etcdops.etcd.server : Read the live configuration",
+                       "etcdops.etcd.server : Decide the TLS files the member runs with and the collection's calls use",
                        "etcdops.etcd.server : Note what this run did to the member"):
             listed.remove(always)
         return listed[1:]
