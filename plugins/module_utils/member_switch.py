@@ -13,16 +13,25 @@ The data is the cluster's: the switch never writes it (only ``version.txt``). If
 health wait fails, the same action puts the previous files and ``version.txt`` back, starts the previous version
 and waits for it, then reports the failure: the member serves as before.
 
-Invariant for a crash (the whole process tree killed) at any moment: every live file is whole (old or new), every
-file swapped in has its previous content in ``<dest>.previous`` until the switch succeeds, and the data dir is
-untouched; the member may be left stopped, and starting the service (or running the switch again) serves again.
+Everything that can fail without an outage is done before the stop: the checks (``problems``: prepared files
+present and on the live files' filesystem, no symlinked live file, no ``.previous`` left by an interrupted
+switch, owner and group known) and the copies of the live files for the way back. Any error after the stop, of
+any kind, takes the way back; a way back that cannot stop the new version or start the old one says so.
+
+Invariant for a crash (the whole process tree killed) at any moment: every live file is whole (old or new), each
+live file's previous content is in ``<dest>.previous`` from before the stop until the switch (or its way back)
+has ended, the data dir is untouched, and systemd has read the unit before ``version.txt`` names a new version.
+The member may be left stopped; the next switch refuses to run while a ``.previous`` is there, naming what to
+compare, so a crash is resolved by a person, never overwritten.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import grp
 import os
+import pwd
 import shutil
 import time
 
@@ -81,8 +90,29 @@ class MemberSwitch:
 
     # -- what the switch needs before it stops anything -------------------------------------------------------------
 
-    def missing_files(self):
-        return [f["src"] for f in self.files if not os.path.isfile(f["src"])]
+    def problems(self, check_mode=False):
+        """What makes the switch impossible or unsafe, found before anything stops (check mode: no prepared files)."""
+        found = []
+        for item in self.files:
+            src, dest = item["src"], item["dest"]
+            if os.path.islink(dest):
+                found.append("%s is a symlink: give the file it points to as dest, so the switch and its way back "
+                             "replace that file" % dest)
+            if os.path.lexists(dest + PREVIOUS):
+                previous = dest + PREVIOUS
+                found.append("%s is left by an interrupted switch: compare it with %s, keep the one the member "
+                             "should run as %s, delete %s, then run again" % (previous, dest, dest, previous))
+            if check_mode:
+                continue
+            if not os.path.isfile(src):
+                found.append("the prepared file %s is missing: render it before the switch" % src)
+            elif os.stat(src).st_dev != os.stat(os.path.dirname(dest) or ".").st_dev:
+                found.append("%s is not on the filesystem of %s: it cannot replace it atomically" % (src, dest))
+        try:
+            _owner_ids(self.owner, self.group)
+        except KeyError as error:
+            found.append("no such user or group %s on the host" % error)
+        return found
 
     def previous_version(self):
         try:
@@ -94,39 +124,61 @@ class MemberSwitch:
     # -- the switch ------------------------------------------------------------------------------------------------
 
     def switch(self):
+        """Stop, check, swap, reload, record, start, wait; on any failure after the stop, the way back (raises)."""
         previous_record = self.previous_version()
         self.result["previous_version"] = previous_record.split("/")[0]
+        # The copies for the way back are made while the member still runs: the outage is only stop to healthy.
+        for item in self.files:
+            if os.path.exists(item["dest"]):
+                _copy_atomically(item["dest"], item["dest"] + PREVIOUS)
         stopped_at = self.clock()
-        self._systemctl("stop", self.service)
-        if self.check_command:
-            rc, out, err = self.run(self.check_command)
-            self.result["check"] = dict(rc=rc, stdout=out, stderr=err, seconds=round(self.clock() - stopped_at, 3))
-            if rc != 0:
-                self._back_up(stopped_at, "the check %s found: %s. %s" % (
-                    " ".join(self.check_command), (out + " " + err).strip(), self.check_advice), swapped=[],
-                    previous_record=previous_record)
-        swapped = self._swap_in()
-        self._record(self.version + "/etcd3")
-        if any(f["dest"].endswith(".service") for f in self.files):
-            self._systemctl("daemon-reload")
-        failure = self._start_and_wait(self.version)
-        if failure:
-            self._back_up(stopped_at, failure, swapped, previous_record)
+        rc, out, err = self._systemctl("stop", self.service)
+        if rc != 0:
+            self._forget_copies()
+            raise SwitchFailed("systemctl stop %s failed (rc %d): %s. Nothing was switched."
+                               % (self.service, rc, (out + " " + err).strip()), False, self.result)
+        swapped = []
+        try:
+            reason = self._check(stopped_at)
+            if reason is None:
+                self._swap_in(swapped)
+                reason = self._reload_units(swapped)
+            if reason is None:
+                self._record(self.version + "/etcd3")
+                reason = self._start_and_wait(self.version)
+        except Exception as error:  # pylint: disable=broad-except  # whatever it is, the member must not stay down
+            reason = "%s (%s)" % (error, type(error).__name__)
+        if reason is not None:
+            self._back_up(stopped_at, reason, swapped, previous_record)
         self.result["downtime"] = round(self.clock() - stopped_at, 3)
-        for dest in swapped:
-            _remove(dest + PREVIOUS)
+        self._forget_copies()
         return self.result
 
-    def _swap_in(self):
-        swapped = []
+    def _check(self, stopped_at):
+        if not self.check_command:
+            return None
+        rc, out, err = self.run(self.check_command)
+        self.result["check"] = dict(rc=rc, stdout=out, stderr=err, seconds=round(self.clock() - stopped_at, 3))
+        if rc == 0:
+            return None
+        return "the check %s found: %s. %s" % (" ".join(self.check_command), (out + " " + err).strip(),
+                                               self.check_advice)
+
+    def _swap_in(self, swapped):
         for item in self.files:
-            dest = item["dest"]
-            if os.path.exists(dest):
-                # A copy, not a rename: the live file stays whole until the new one replaces it.
-                _copy_atomically(dest, dest + PREVIOUS)
-            swapped.append(dest)
-            os.replace(item["src"], dest)
-        return swapped
+            os.replace(item["src"], item["dest"])
+            swapped.append(item["dest"])
+
+    def _reload_units(self, changed):
+        """systemd reads a changed unit before the start (and before version.txt names the new version)."""
+        if not any(dest.endswith(".service") for dest in changed):
+            return None
+        rc, out, err = self._systemctl("daemon-reload")
+        return None if rc == 0 else "systemctl daemon-reload failed (rc %d): %s" % (rc, (out + " " + err).strip())
+
+    def _forget_copies(self):
+        for item in self.files:
+            _remove(item["dest"] + PREVIOUS)
 
     def _record(self, content):
         if self.previous_version() == content:
@@ -136,13 +188,13 @@ class MemberSwitch:
             handle.write(content)
             handle.flush()
             os.fsync(handle.fileno())
-        if self.owner is not None or self.group is not None:
-            shutil.chown(tmp, self.owner, self.group)
+        uid, gid = _owner_ids(self.owner, self.group)
+        os.chown(tmp, uid, gid)
         os.chmod(tmp, 0o644)
         os.replace(tmp, self.version_file)
 
     def _start_and_wait(self, version):
-        rc, out, err = self._systemctl("start", self.service, check=False)
+        rc, out, err = self._systemctl("start", self.service)
         if rc != 0:
             return "systemctl start %s failed: %s" % (self.service, (out + " " + err).strip())
         healthy, detail = self.wait_healthy()
@@ -167,14 +219,21 @@ class MemberSwitch:
     def _back_up(self, stopped_at, reason, swapped, previous_record):
         """Put the previous files and version back, start the previous version, wait, and raise with the reason."""
         logs = self._journal()
-        self._systemctl("stop", self.service, check=False)
+        rc, out, err = self._systemctl("stop", self.service)
+        if rc != 0:
+            self.result.update(downtime=round(self.clock() - stopped_at, 3), journal=logs)
+            answer = (out + " " + err).strip()
+            raise SwitchFailed("The switch to etcd %s failed: %s. Stopping it to put the previous version back failed "
+                               "too (rc %d: %s): the new files stay in place, their previous content in *%s. Look "
+                               "at journalctl -u %s." % (self.version, reason, rc, answer, PREVIOUS, self.service),
+                               False, self.result)
         for dest in swapped:
-            if os.path.exists(dest + PREVIOUS):
-                os.replace(dest + PREVIOUS, dest)
+            os.replace(dest + PREVIOUS, dest)
         if previous_record:
             self._record(previous_record)
-        if any(dest.endswith(".service") for dest in swapped):
-            self._systemctl("daemon-reload", check=False)
+        else:
+            _remove(self.version_file)
+        self._reload_units(swapped)
         previous = self.result["previous_version"] or "the previous version"
         failure = self._start_and_wait(previous)
         self.result.update(rolled_back=failure is None, downtime=round(self.clock() - stopped_at, 3), journal=logs)
@@ -182,6 +241,7 @@ class MemberSwitch:
             raise SwitchFailed("The switch to etcd %s failed: %s. Starting %s again with its files back in place "
                                "failed too: %s. Look at journalctl -u %s." % (self.version, reason, previous, failure,
                                                                               self.service), False, self.result)
+        self._forget_copies()
         raise SwitchFailed("The switch to etcd %s failed: %s. etcd %s serves again with its previous files; the data "
                            "was not touched." % (self.version, reason, previous), True, self.result)
 
@@ -189,12 +249,8 @@ class MemberSwitch:
         rc, out, _err = self.run([self.journalctl, "-u", self.service, "-n", "20", "--no-pager", "-o", "cat"])
         return out.splitlines() if rc == 0 else []
 
-    def _systemctl(self, *args, **kwargs):
-        rc, out, err = self.run([self.systemctl] + list(args))
-        if rc != 0 and kwargs.get("check", True):
-            raise SwitchFailed("systemctl %s failed (rc %d): %s" % (" ".join(args), rc, (out + " " + err).strip()),
-                               False, self.result)
-        return rc, out, err
+    def _systemctl(self, *args):
+        return self.run([self.systemctl] + list(args))
 
 
 def _copy_atomically(src, dest):
@@ -203,6 +259,13 @@ def _copy_atomically(src, dest):
     stat = os.stat(src)
     os.chown(tmp, stat.st_uid, stat.st_gid)
     os.replace(tmp, dest)
+
+
+def _owner_ids(owner, group):
+    """uid and gid for version.txt (-1 keeps the writer's); KeyError names an unknown one."""
+    uid = -1 if owner is None else pwd.getpwnam(owner).pw_uid
+    gid = -1 if group is None else grp.getgrnam(group).gr_gid
+    return uid, gid
 
 
 def _remove(path):

@@ -21,8 +21,12 @@ description:
     stop and start plus milliseconds; RV(downtime) says how long.
   - If the check, the start or the health wait fails, the same action puts the previous files and C(version.txt)
     back, starts the previous version, waits until it is healthy and fails with the reason (RV(rolled_back) true).
-  - It never writes the data itself. A crash at any moment leaves every live file whole (old or new) and each
-    replaced file's previous content in C(<dest>.previous) until the switch succeeds.
+  - It never writes the data itself. Everything that can fail without an outage is checked before the stop
+    (prepared files present and on the live files' filesystem, no symlinked live file, no C(<dest>.previous) left
+    by an interrupted switch, owner and group known), and the copies for the way back are made then too. Any
+    error after the stop takes the way back.
+  - A crash at any moment leaves every live file whole (old or new) and its previous content in
+    C(<dest>.previous); the next switch refuses to run while one is there, naming what to compare.
   - A single member (no cluster to carry the data) changes version with M(etcdops.etcd.etcd_migrate) instead.
 author:
   - etcdops maintainers (@etcdops)
@@ -51,7 +55,8 @@ options:
   files:
     description:
       - Prepared files moved over the live ones, in order. A C(dest) ending in C(.service) makes systemd reload.
-      - Every O(files[].src) must exist, or nothing is stopped.
+      - Every O(files[].src) must exist (except in check mode), on the filesystem of its O(files[].dest), and no
+        O(files[].dest) may be a symlink, or nothing is stopped.
     type: list
     elements: dict
     default: []
@@ -243,10 +248,9 @@ def main():
                           check_advice=params["check_advice"], owner=params["owner"], group=params["group"],
                           systemctl=module.get_bin_path("systemctl", required=True),
                           journalctl=module.get_bin_path("journalctl") or "journalctl")
-    missing = switch.missing_files()
-    if missing:
-        module.fail_json(msg="Prepared files missing: %s. Render them before the switch. Nothing was stopped."
-                         % ", ".join(missing))
+    problems = switch.problems(check_mode=module.check_mode)
+    if problems:
+        module.fail_json(msg="Nothing was stopped: %s." % "; ".join(problems))
     before = switch.previous_version()
     diff = dict(before={"version.txt": before}, after={"version.txt": params["version"] + "/etcd3"})
     if module.check_mode:

@@ -99,6 +99,7 @@ def test_a_failed_check_starts_the_previous_version_with_nothing_swapped(member)
     assert host.live_config_at_start == ["old config"]
     assert (member / "data" / "version.txt").read_text() == "3.5.30/etcd3"
     assert (member / "etcd.conf.yml.next").exists()  # the prepared files stay for the next attempt
+    assert not list(member.glob("*.previous"))  # and nothing blocks that attempt
     assert "systemctl daemon-reload" not in host.calls
 
 
@@ -150,3 +151,86 @@ def test_the_health_check_ignores_an_inherited_etcdctl_environment(monkeypatch):
     assert "ETCDCTL_INSECURE_SKIP_TLS_VERIFY" not in environ
     assert (environ["ETCDCTL_CACERT"], environ["ETCDCTL_CERT"], environ["ETCDCTL_KEY"]) == ("/ca", "/c", "/k")
     assert environ["ETCDCTL_USER"] == "root:secret"
+
+
+def test_what_would_go_wrong_after_the_stop_is_refused_before_it(member):
+    (member / "etcd.service.previous").write_text("left by a killed switch")
+    (member / "etcd.conf.yml").unlink()
+    (member / "etcd.conf.yml").symlink_to(member / "etcd.service")
+    (member / "etcd.service.next").unlink()
+    host = Host(member)
+    switch = switch_for(member, host)
+    switch.owner = "no-such-user-here"
+
+    problems = switch.problems()
+
+    assert any("etcd.conf.yml is a symlink" in p for p in problems)
+    assert any("etcd.service.previous is left by an interrupted switch" in p for p in problems)
+    assert any("etcd.service.next is missing" in p for p in problems)
+    assert any("no such user or group" in p for p in problems)
+    assert host.calls == []
+    # check mode has no prepared files: only what the host itself says
+    assert not any("missing" in p for p in switch.problems(check_mode=True))
+
+
+def test_any_error_after_the_stop_takes_the_way_back(member):
+    host = Host(member)
+    switch = switch_for(member, host)
+    # the second prepared file cannot go in (its directory is gone), after the first one did
+    switch.files[1]["dest"] = str(member / "gone" / "etcd.service")
+    with pytest.raises(SwitchFailed) as failed:
+        switch.switch()
+
+    assert failed.value.rolled_back
+    assert "FileNotFoundError" in str(failed.value)
+    assert (member / "etcd.conf.yml").read_text() == "old config"
+    assert host.live_config_at_start == ["old config"]
+    assert host.calls[0] == "systemctl stop etcd" and host.calls.count("systemctl start etcd") == 1
+    assert not list(member.glob("*.previous"))
+
+
+def test_a_way_back_that_cannot_stop_the_new_version_leaves_the_files_and_says_so(member):
+    host = Host(member, healthy_after=None)
+    stops = []
+
+    def run(argv, environ=None):
+        if argv[:2] == ["systemctl", "stop"]:
+            stops.append(argv)
+            if len(stops) > 1:
+                return 1, "", "Job for etcd.service canceled"
+        return host.run(argv, environ)
+
+    switch = switch_for(member, host, timeout=0.3)
+    switch.run = run
+    with pytest.raises(SwitchFailed) as failed:
+        switch.switch()
+
+    assert not failed.value.rolled_back
+    assert "Stopping it to put the previous version back failed too" in str(failed.value)
+    assert (member / "etcd.conf.yml").read_text() == "new config"
+    assert (member / "etcd.conf.yml.previous").read_text() == "old config"
+
+
+def test_a_way_back_removes_a_version_record_the_switch_made(member):
+    (member / "data" / "version.txt").unlink()
+    host = Host(member, healthy_after=None)
+    with pytest.raises(SwitchFailed):
+        switch_for(member, host, timeout=0.3).switch()
+
+    assert not (member / "data" / "version.txt").exists()
+
+
+def test_systemd_reads_the_new_unit_before_version_txt_names_the_new_version(member):
+    host = Host(member)
+    seen = []
+
+    def run(argv, environ=None):
+        if argv[:2] == ["systemctl", "daemon-reload"]:
+            seen.append((member / "data" / "version.txt").read_text())
+        return host.run(argv, environ)
+
+    switch = switch_for(member, host)
+    switch.run = run
+    switch.switch()
+
+    assert seen == ["3.5.30/etcd3"]
