@@ -189,7 +189,6 @@ files:
 """
 
 import os
-import subprocess
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -233,13 +232,13 @@ def main():
     if os.sep not in etcdctl:
         etcdctl = module.get_bin_path(etcdctl, required=True)
 
+    # run_command only adds to this process's environment: an inherited ETCDCTL_* or ETCD_* must not redirect the
+    # health check or reach etcd, so the module forgets them first.
+    for name in [name for name in os.environ if name.startswith(("ETCD_", "ETCDCTL_"))]:
+        del os.environ[name]
+
     def run(argv, environ=None):
-        if environ is None:
-            return module.run_command(argv, check_rc=False)
-        # Exactly this environment: run_command only adds to the module's, which may carry an ETCDCTL_* of its own.
-        done = subprocess.run(argv, env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              universal_newlines=True, check=False)
-        return done.returncode, done.stdout, done.stderr
+        return module.run_command(argv, environ_update=environ, check_rc=False)
 
     access = ClientAccess(etcdctl, params["endpoint"], params["ca_file"], params["cert_file"], params["key_file"],
                           params["user"], params["password"])
