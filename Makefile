@@ -7,6 +7,8 @@ COLLECTIONS := $(CURDIR)/.cache/collections
 export ETCD_BINARIES_DIR ?= $(CURDIR)/.cache/etcd
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+# Each stage of `make test` prints its time: the CI budget is kept by reading these lines.
+timed = TIMEFORMAT="== $(1): %R s wall, %U s user, %S s sys"; time
 
 .PHONY: setup collection etcd-binaries test pytest sanity units matrix lint build-check molecule demo bench ee
 
@@ -28,8 +30,10 @@ etcd-binaries: setup
 	$(VPY) tools/etcd_binaries.py
 
 test: setup collection etcd-binaries
-	$(VPY) -m pytest
-	$(MAKE) --no-print-directory matrix units lint build-check molecule
+	@$(call timed,pytest) $(VPY) -m pytest --durations=15
+	@$(call timed,matrix) $(MAKE) --no-print-directory matrix
+	@$(call timed,units lint build-check) $(MAKE) --no-print-directory units lint build-check
+	@$(call timed,molecule) $(MAKE) --no-print-directory molecule
 
 pytest: setup collection etcd-binaries
 	$(VPY) -m pytest $(PYTEST_ARGS)
@@ -63,7 +67,8 @@ build-check: setup
 # Systemd containers under podman on an internal network, with the local release mirror.
 molecule: setup collection etcd-binaries
 	bash tools/molecule-env.sh
-	. .cache/podman/molecule.env && cd extensions && molecule test -s default && molecule test -s cluster && molecule test -s rolling
+	. .cache/podman/molecule.env && cd extensions && for scenario in default cluster rolling; do \
+	  $(call timed,molecule $$scenario) molecule test -s $$scenario || exit 1; done
 
 demo: setup collection etcd-binaries
 	$(VPY) tools/demo.py
