@@ -29,14 +29,18 @@ collection: setup
 etcd-binaries: setup
 	$(VPY) tools/etcd_binaries.py
 
+# The real-etcd tests mostly wait on etcd and ansible-playbook: one worker per CPU, a test file per worker (its
+# module-scoped fixtures built once); every test uses its own free ports and tmp dirs.
+PYTEST_PARALLEL ?= -n auto --dist loadfile
+
 test: setup collection etcd-binaries
-	@$(call timed,pytest) $(VPY) -m pytest --durations=15
+	@$(call timed,pytest) $(VPY) -m pytest $(PYTEST_PARALLEL) --durations=15
 	@$(call timed,matrix) $(MAKE) --no-print-directory matrix
 	@$(call timed,units lint build-check) $(MAKE) --no-print-directory units lint build-check
 	@$(call timed,molecule) $(MAKE) --no-print-directory molecule
 
 pytest: setup collection etcd-binaries
-	$(VPY) -m pytest $(PYTEST_ARGS)
+	$(VPY) -m pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)
 
 sanity: setup
 	bash tools/ansible_test.sh $(VPY) sanity --requirements

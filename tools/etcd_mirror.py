@@ -42,7 +42,8 @@ def archive_bytes(version, source_dir, arch):
             with open(path, "rb") as handle:
                 tar.addfile(info, handle)
     packed = io.BytesIO()
-    with gzip.GzipFile(fileobj=packed, mode="wb", mtime=0, compresslevel=6) as gz:
+    # A mirror on this machine for tests: building speed over size (level 6: 2.6 times as long, 6% smaller).
+    with gzip.GzipFile(fileobj=packed, mode="wb", mtime=0, compresslevel=1) as gz:
         gz.write(raw.getvalue())
     return packed.getvalue()
 
