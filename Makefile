@@ -10,7 +10,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 # Each stage of `make test` prints its time: the CI budget is kept by reading these lines.
 timed = TIMEFORMAT="== $(1): %R s wall, %U s user, %S s sys"; time
 
-.PHONY: setup collection etcd-binaries test pytest sanity units matrix lint build-check molecule demo bench ee
+.PHONY: setup collection etcd-binaries test test-pytest test-checks test-molecule pytest sanity units matrix lint build-check molecule demo bench ee
 
 setup: $(VENV)/.installed
 
@@ -33,11 +33,23 @@ etcd-binaries: setup
 # module-scoped fixtures built once); every test uses its own free ports and tmp dirs.
 PYTEST_PARALLEL ?= -n auto --dist loadfile
 
+# Three lanes side by side (each mostly waits: on etcd, systemd, pip, Ansible round trips), each lane's output
+# printed whole when it ends (make -O).
 test: setup collection etcd-binaries
+	@$(call timed,test) $(MAKE) --no-print-directory -j 3 -O test-pytest test-checks test-molecule
+
+test-pytest:
 	@$(call timed,pytest) $(VPY) -m pytest $(PYTEST_PARALLEL) --durations=15
-	@$(call timed,matrix) $(MAKE) --no-print-directory matrix
-	@$(call timed,units lint build-check) $(MAKE) --no-print-directory units lint build-check
-	@$(call timed,molecule) $(MAKE) --no-print-directory molecule
+
+# The lanes' own make never redoes set-up: relinking the collection under a running test would break it.
+LANE = $(MAKE) --no-print-directory -o setup -o collection -o etcd-binaries
+
+test-checks:
+	@$(call timed,matrix) $(LANE) matrix
+	@$(call timed,units lint build-check) $(LANE) units lint build-check
+
+test-molecule:
+	@$(call timed,molecule) $(LANE) molecule
 
 pytest: setup collection etcd-binaries
 	$(VPY) -m pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)
@@ -64,15 +76,16 @@ build-check: setup
 	rm -rf .cache/build && ansible-galaxy collection build --output-path .cache/build . >/dev/null
 	ansible-doc -t module etcdops.etcd.etcd_migrate >/dev/null
 	ansible-doc -t module etcdops.etcd.etcd_datadir_info >/dev/null
+	ansible-doc -t module etcdops.etcd.etcd_member_switch >/dev/null
 	ansible-doc -t filter etcdops.etcd.etcd_migration_versions etcdops.etcd.etcd_rolling_preflight etcdops.etcd.etcd_rejected_settings >/dev/null
 	ansible-doc -t role etcdops.etcd.binaries etcdops.etcd.server etcdops.etcd.rolling etcdops.etcd.pki etcdops.etcd.backup >/dev/null
 	@echo "collection build and ansible-doc: ok"
 
-# Systemd containers under podman on an internal network, with the local release mirror.
+# Systemd containers under podman on an internal network, with the local release mirror; the rolling scenario
+# beside the other two (tools/molecule_run.py).
 molecule: setup collection etcd-binaries
 	bash tools/molecule-env.sh
-	. .cache/podman/molecule.env && cd extensions && for scenario in default cluster rolling; do \
-	  $(call timed,molecule $$scenario) molecule test -s $$scenario || exit 1; done
+	. .cache/podman/molecule.env && $(VPY) tools/molecule_run.py rolling default,cluster
 
 demo: setup collection etcd-binaries
 	$(VPY) tools/demo.py

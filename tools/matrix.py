@@ -2,7 +2,8 @@
 
 On every version the modules and filters play (tools/matrix.yml) runs on loopback with the real etcd binaries:
 a data dir etcd 3.4.23 wrote is read, planned in check mode, migrated to 3.5 and left alone on a second run.
-Sanity (tools/ansible_test.sh, with that version's ignore file) runs on the oldest and the newest.
+Sanity (tools/ansible_test.sh, with that version's ignore file) runs on the oldest and the newest. The versions
+run side by side (each its own venv, work dir and sanity tree), each one's output printed whole when it ends.
 """
 
 import glob
@@ -11,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -89,34 +91,49 @@ def run_play(venv, pristine, work):
                            "-e", json.dumps(extra)], env=env, text=True, capture_output=True, check=False)
 
 
+def check_series(name, pristine, work):
+    """venv, play and (oldest and newest) sanity of one series: its summary line and its output."""
+    start = time.monotonic()
+    venv = venv_for(name)
+    ready = time.monotonic()
+    proc = run_play(venv, pristine, work / name)
+    played = time.monotonic()
+    output = proc.stdout[-6000:] + proc.stderr[-3000:] if proc.returncode != 0 else ""
+    line = ["ansible-core %s" % CORES[name][0], "python %s" % CORES[name][1],
+            "venv %.0fs" % (ready - start), "play %s %.0fs" % ("ok" if proc.returncode == 0 else "FAILED",
+                                                               played - ready)]
+    if name in SANITY_ON:
+        sanity = subprocess.run(["bash", str(ROOT / "tools" / "ansible_test.sh"), str(venv / "bin" / "python"),
+                                 "sanity", "--requirements"], text=True, capture_output=True, check=False)
+        output += sanity.stdout + sanity.stderr
+        line.append("sanity %s %.0fs" % ("ok" if sanity.returncode == 0 else "FAILED", time.monotonic() - played))
+    return line, output
+
+
 def main(argv):
     series = argv or list(CORES)
-    results = []
     MATRIX.mkdir(parents=True, exist_ok=True)
     work = MATRIX / "work"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir()
     pristine = written_data_dir(work)
-    for name in series:
-        start = time.monotonic()
-        venv = venv_for(name)
-        ready = time.monotonic()
-        proc = run_play(venv, pristine, work / name)
-        played = time.monotonic()
-        if proc.returncode != 0:
-            print(proc.stdout[-6000:] + proc.stderr[-3000:])
-        line = ["ansible-core %s" % CORES[name][0], "python %s" % CORES[name][1],
-                "venv %.0fs" % (ready - start), "play %s %.0fs" % ("ok" if proc.returncode == 0 else "FAILED",
-                                                                   played - ready)]
-        if name in SANITY_ON:
-            sanity = subprocess.run(["bash", str(ROOT / "tools" / "ansible_test.sh"), str(venv / "bin" / "python"),
-                                     "sanity", "--requirements"], check=False)
-            line.append("sanity %s %.0fs" % ("ok" if sanity.returncode == 0 else "FAILED", time.monotonic() - played))
-        print("== " + ", ".join(line), flush=True)
-        results.append(line)
-    failed = [line[0] for line in results if any("FAILED" in part for part in line)]
+    results, printing = {}, threading.Lock()
+
+    def run(name):
+        line, output = check_series(name, pristine, work)
+        with printing:
+            print(output + "== " + ", ".join(line), flush=True)
+        results[name] = line
+
+    threads = [threading.Thread(target=run, args=(name,)) for name in series]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    failed = ["ansible-core %s" % CORES[name][0] for name in series
+              if name not in results or any("FAILED" in part for part in results[name])]
     print("== matrix: %d of %d ansible-core versions pass%s" % (
-        len(results) - len(failed), len(results), "; failed: " + ", ".join(failed) if failed else ""))
+        len(series) - len(failed), len(series), "; failed: " + ", ".join(failed) if failed else ""))
     return 1 if failed else 0
 
 
