@@ -273,9 +273,13 @@ class MemberSwitch:
         return None if rc == 0 else "systemctl daemon-reload failed (rc %d): %s" % (rc, (out + " " + err).strip())
 
     def _forget_copies(self):
+        """The copies, then the marker; and any temporary file a kill left half written."""
         for item in self.files:
-            _remove(item["dest"] + PREVIOUS)
+            for leftover in (PREVIOUS, PREVIOUS + ".tmp", ".tmp"):
+                _remove(item["dest"] + leftover)
+        _remove(self.version_file + ".tmp")
         _remove(self.marker)
+        _remove(self.marker + ".tmp")
 
     def _record(self, content):
         if self.previous_version() != content:
