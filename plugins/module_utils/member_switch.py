@@ -14,21 +14,46 @@ health wait fails, the same action puts the previous files and ``version.txt`` b
 and waits for it, then reports the failure: the member serves as before.
 
 Everything that can fail without an outage is done before the stop: the checks (``problems``: prepared files
-present and on the live files' filesystem, no symlinked live file, no ``.previous`` left by an interrupted
-switch, owner and group known) and the copies of the live files for the way back. Any error after the stop, of
+present and on the live files' filesystem, live files present and not symlinked, what an interrupted switch
+left decided, owner and group known) and the copies of the live files for the way back. Any error after the stop, of
 any kind, takes the way back; a way back that cannot stop the new version or start the old one says so.
 
-Invariant for a crash (the whole process tree killed) at any moment: every live file is whole (old or new), each
-live file's previous content is in ``<dest>.previous`` from before the stop until the switch (or its way back)
-has ended, the data dir is untouched, and systemd has read the unit before ``version.txt`` names a new version.
-The member may be left stopped; the next switch refuses to run while a ``.previous`` is there, naming what to
-compare, so a crash is resolved by a person, never overwritten.
+Invariant for a crash (the whole process tree killed) at any moment: every file the switch writes is whole (old
+or new); ``<data_dir>/version.txt.previous`` (the marker: a switch is under way, and the version record to go back
+to) exists from before the first copy until the last copy is dropped; each live file's previous content is in
+``<dest>.previous`` from before the stop until the switch (or its way back) has ended; the data dir is untouched
+but for version.txt and its marker; systemd has read the unit before ``version.txt`` names a new version. The
+member may be left stopped.
+
+The next run decides from the disk how to converge (``recovery``), comparing each live file with its ``.previous``
+and with its prepared file (the prepared file is moved in by the swap, so a missing one was swapped):
+
+=========================================================  ================================================
+what the marker, the copies and version.txt say            the run
+=========================================================  ================================================
+no marker, no copy                                         the switch, normally
+copies without the marker (not this switch's order)        refused: compare, keep, delete, run again
+a live file neither its copy nor its prepared file         refused: compare the three
+version.txt neither the marker's record nor the new one    refused: something else wrote it
+nothing swapped, version.txt the marker's record           before the swap: the switch, normally
+some files swapped, every unswapped one still prepared     during or after the swap: forward (swap the rest,
+                                                           reload, record, start, wait; the way back if not
+                                                           healthy)
+some swapped, an unswapped one's prepared file gone        the way back had begun: back
+nothing swapped, copies left, version.txt the new one      the way back had begun: back
+only the marker left, version.txt the new one              the copies were being dropped: forward
+=========================================================  ================================================
+
+Forward restarts the member (it may run the new version unconfirmed) and skips the check (the new version may have
+opened the data). Back puts every copy in place, records the marker's version, starts it and fails with the reason.
+A copy dropped after the new version served cannot be put back: a way back that needs one says so.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import filecmp
 import grp
 import os
 import pwd
@@ -38,6 +63,15 @@ import time
 from ansible_collections.etcdops.etcd.plugins.module_utils.etcd_process import clean_environment
 
 PREVIOUS = ".previous"
+# How a run converges from what an interrupted switch left (``MemberSwitch.recovery``).
+BEFORE, FORWARD, BACK, REFUSE = "before", "forward", "back", "refuse"
+# What each plan does, done and (check mode) to be done.
+CONVERGING = {BEFORE: ("switched normally", "would switch normally"),
+              FORWARD: ("finished forward", "would finish forward"),
+              BACK: ("went back", "would go back")}
+# Test-only: "<point>:<file>" makes the switch create <file> at that named point and wait there to be killed, so a
+# kill test chooses its moment without sleeping.
+PAUSE_AT = "ETCDOPS_SWITCH_PAUSE_AT"
 
 
 class SwitchFailed(Exception):
@@ -76,6 +110,7 @@ class MemberSwitch:
         self.run = run
         self.service = service
         self.version_file = os.path.join(data_dir, "version.txt")
+        self.marker = self.version_file + PREVIOUS
         self.version = version
         self.files = files
         self.access = access
@@ -87,22 +122,67 @@ class MemberSwitch:
         self.clock, self.sleep = clock, sleep
         self.systemctl, self.journalctl = systemctl, journalctl
         self.result = dict(version=version, files=[f["dest"] for f in files], rolled_back=False)
+        self.pause_at = os.environ.get(PAUSE_AT, "")
 
     # -- what the switch needs before it stops anything -------------------------------------------------------------
 
-    def problems(self, check_mode=False):
-        """What makes the switch impossible or unsafe, found before anything stops (check mode: no prepared files)."""
+    def recovery(self):
+        """How to converge from what an interrupted switch left on disk: (plan, what was found); (None, "") when
+        nothing was left. A REFUSE plan's text names the files and the fix."""
+        copies = [item for item in self.files if os.path.lexists(item["dest"] + PREVIOUS)]
+        if not os.path.lexists(self.marker):
+            if not copies:
+                return None, ""
+            return REFUSE, ("%s left without %s, so not by this switch: compare each with its live file, keep the "
+                            "one the member should run, delete the copies, then run again"
+                            % (_names(copies, PREVIOUS), self.marker))
+        previous_record, record = _read(self.marker), self.previous_version()
+        swapped, unswapped = [], []
+        for item in copies:
+            dest, src = item["dest"], item["src"]
+            if not os.path.isfile(dest):
+                return REFUSE, ("the live file %s is missing, its previous content in %s: put the one the member "
+                                "should run there, delete %s, then run again" % (dest, dest + PREVIOUS, self.marker))
+            if filecmp.cmp(dest, dest + PREVIOUS, shallow=False):
+                unswapped.append(item)
+            elif not os.path.exists(src) or filecmp.cmp(dest, src, shallow=False):
+                swapped.append(item)
+            else:
+                return REFUSE, ("%s is neither its previous content %s nor the prepared %s: compare the three, keep "
+                                "the one the member should run as %s, delete %s and %s, then run again"
+                                % (dest, dest + PREVIOUS, src, dest, dest + PREVIOUS, self.marker))
+        new_record = self.version + "/etcd3"
+        if record not in (previous_record, new_record):
+            return REFUSE, ("%s names %r, neither %r (before the interrupted switch, in %s) nor %r: write the "
+                            "version the member runs there, delete %s and the copies %s, then run again"
+                            % (self.version_file, record, previous_record, self.marker, new_record, self.marker,
+                               _names(copies, PREVIOUS) or "(none)"))
+        gone = [item for item in unswapped if not os.path.exists(item["src"])]
+        if swapped and not gone:
+            return FORWARD, "a switch to %s was interrupted after swapping %s" % (self.version, _names(swapped))
+        if not swapped and record == previous_record:
+            return BEFORE, "a switch to %s was interrupted before the swap" % self.version
+        if swapped or copies:
+            return BACK, ("a switch to %s was interrupted on its way back to %s (%s back in place%s)"
+                          % (self.version, previous_record.split("/")[0] or "the previous version",
+                             _names(unswapped) or "no file",
+                             ", the prepared %s gone" % _names(gone, key="src") if gone else ""))
+        return FORWARD, "a switch to %s was interrupted while dropping its copies" % self.version
+
+    def problems(self, check_mode=False, plan=None):
+        """What makes the switch impossible or unsafe, found before anything stops (check mode: no prepared files).
+
+        ``plan`` is ``recovery()``'s: converging forward needs only the prepared files not yet swapped, back none.
+        """
         found = []
         for item in self.files:
             src, dest = item["src"], item["dest"]
             if os.path.islink(dest):
                 found.append("%s is a symlink: give the file it points to as dest, so the switch and its way back "
                              "replace that file" % dest)
-            if os.path.lexists(dest + PREVIOUS):
-                previous = dest + PREVIOUS
-                found.append("%s is left by an interrupted switch: compare it with %s, keep the one the member "
-                             "should run as %s, delete %s, then run again" % (previous, dest, dest, previous))
-            if check_mode:
+            elif not os.path.isfile(dest):
+                found.append("the live file %s is missing: the switch replaces a file the member runs with" % dest)
+            if check_mode or plan in (FORWARD, BACK, REFUSE) and not os.path.exists(src):
                 continue
             if not os.path.isfile(src):
                 found.append("the prepared file %s is missing: render it before the switch" % src)
@@ -123,33 +203,46 @@ class MemberSwitch:
 
     # -- the switch ------------------------------------------------------------------------------------------------
 
-    def switch(self):
-        """Stop, check, swap, reload, record, start, wait; on any failure after the stop, the way back (raises)."""
-        previous_record = self.previous_version()
+    def switch(self, plan=None):
+        """Stop, check, swap, reload, record, start, wait; on any failure after the stop, the way back (raises).
+
+        ``plan`` FORWARD or BACK (``recovery()``) converges from an interrupted switch, whose copies are kept.
+        """
+        recovering = plan in (FORWARD, BACK)
+        previous_record = _read(self.marker) if recovering else self.previous_version()
         self.result["previous_version"] = previous_record.split("/")[0]
-        # The copies for the way back are made while the member still runs: the outage is only stop to healthy.
-        for item in self.files:
-            if os.path.exists(item["dest"]):
+        if not recovering:
+            # The marker first (and dropped last), then the copies for the way back, while the member still runs:
+            # the outage is only stop to healthy.
+            self._write(self.marker, previous_record)
+            for item in self.files:
                 _copy_atomically(item["dest"], item["dest"] + PREVIOUS)
+            self._pause("copied")
         stopped_at = self.clock()
         rc, out, err = self._systemctl("stop", self.service)
         if rc != 0:
-            self._forget_copies()
+            if not recovering:
+                self._forget_copies()
             raise SwitchFailed("systemctl stop %s failed (rc %d): %s. Nothing was switched."
                                % (self.service, rc, (out + " " + err).strip()), False, self.result)
-        swapped = []
+        self._pause("stopped")
         try:
-            reason = self._check(stopped_at)
+            if plan == BACK:
+                reason = "it was interrupted on its way back"
+            else:
+                reason = None if recovering else self._check(stopped_at)
             if reason is None:
-                self._swap_in(swapped)
-                reason = self._reload_units(swapped)
+                self._swap_in(only_prepared=recovering)
+                reason = self._reload_units([item["dest"] for item in self.files])
             if reason is None:
+                self._pause("reloaded")
                 self._record(self.version + "/etcd3")
-                reason = self._start_and_wait(self.version)
+                self._pause("recorded")
+                reason = self._start_and_wait(self.version, pause="started")
         except Exception as error:  # pylint: disable=broad-except  # whatever it is, the member must not stay down
             reason = "%s (%s)" % (error, type(error).__name__)
         if reason is not None:
-            self._back_up(stopped_at, reason, swapped, previous_record)
+            self._back_up(stopped_at, reason, previous_record)
         self.result["downtime"] = round(self.clock() - stopped_at, 3)
         self._forget_copies()
         return self.result
@@ -164,10 +257,13 @@ class MemberSwitch:
         return "the check %s found: %s. %s" % (" ".join(self.check_command), (out + " " + err).strip(),
                                                self.check_advice)
 
-    def _swap_in(self, swapped):
+    def _swap_in(self, only_prepared):
+        """Each prepared file over its live one; converging forward, only those not swapped yet."""
         for item in self.files:
+            if only_prepared and not os.path.exists(item["src"]):
+                continue
             os.replace(item["src"], item["dest"])
-            swapped.append(item["dest"])
+            self._pause("swapping")
 
     def _reload_units(self, changed):
         """systemd reads a changed unit before the start (and before version.txt names the new version)."""
@@ -177,13 +273,20 @@ class MemberSwitch:
         return None if rc == 0 else "systemctl daemon-reload failed (rc %d): %s" % (rc, (out + " " + err).strip())
 
     def _forget_copies(self):
+        """The copies, then the marker; and any temporary file a kill left half written."""
         for item in self.files:
-            _remove(item["dest"] + PREVIOUS)
+            for leftover in (PREVIOUS, PREVIOUS + ".tmp", ".tmp"):
+                _remove(item["dest"] + leftover)
+        _remove(self.version_file + ".tmp")
+        _remove(self.marker)
+        _remove(self.marker + ".tmp")
 
     def _record(self, content):
-        if self.previous_version() == content:
-            return
-        tmp = self.version_file + ".tmp"
+        if self.previous_version() != content:
+            self._write(self.version_file, content)
+
+    def _write(self, path, content):
+        tmp = path + ".tmp"
         with open(tmp, "w") as handle:
             handle.write(content)
             handle.flush()
@@ -191,12 +294,14 @@ class MemberSwitch:
         uid, gid = _owner_ids(self.owner, self.group)
         os.chown(tmp, uid, gid)
         os.chmod(tmp, 0o644)
-        os.replace(tmp, self.version_file)
+        os.replace(tmp, path)
 
-    def _start_and_wait(self, version):
+    def _start_and_wait(self, version, pause=None):
         rc, out, err = self._systemctl("start", self.service)
         if rc != 0:
             return "systemctl start %s failed: %s" % (self.service, (out + " " + err).strip())
+        if pause:
+            self._pause(pause)
         healthy, detail = self.wait_healthy()
         if not healthy:
             return "etcd %s did not become healthy within %ss: %s" % (version, self.timeout, detail)
@@ -216,27 +321,39 @@ class MemberSwitch:
                 return False, detail
             self.sleep(self.poll_interval)
 
-    def _back_up(self, stopped_at, reason, swapped, previous_record):
+    def _back_up(self, stopped_at, reason, previous_record):
         """Put the previous files and version back, start the previous version, wait, and raise with the reason."""
         logs = self._journal()
+        self.result.update(journal=logs)
         rc, out, err = self._systemctl("stop", self.service)
         if rc != 0:
-            self.result.update(downtime=round(self.clock() - stopped_at, 3), journal=logs)
+            self.result.update(downtime=round(self.clock() - stopped_at, 3))
             answer = (out + " " + err).strip()
             raise SwitchFailed("The switch to etcd %s failed: %s. Stopping it to put the previous version back failed "
                                "too (rc %d: %s): the new files stay in place, their previous content in *%s. Look "
                                "at journalctl -u %s." % (self.version, reason, rc, answer, PREVIOUS, self.service),
                                False, self.result)
-        for dest in swapped:
-            os.replace(dest + PREVIOUS, dest)
+        dropped = [item for item in self.files if not os.path.exists(item["dest"] + PREVIOUS)]
+        if dropped:
+            self.result.update(downtime=round(self.clock() - stopped_at, 3))
+            raise SwitchFailed("The switch to etcd %s failed: %s. The previous content of %s was dropped once etcd %s "
+                               "had served (before an interruption), so there is no way back: the member is stopped "
+                               "with the new files. Look at journalctl -u %s."
+                               % (self.version, reason, _names(dropped), self.version, self.service),
+                               False, self.result)
+        # The copies are copied back, not moved: until the way back ends, every file's previous content is there.
+        put_back = [item["dest"] for item in self.files
+                    if not filecmp.cmp(item["dest"], item["dest"] + PREVIOUS, shallow=False)]
+        for dest in put_back:
+            _copy_atomically(dest + PREVIOUS, dest)
         if previous_record:
             self._record(previous_record)
         else:
             _remove(self.version_file)
-        self._reload_units(swapped)
+        self._reload_units(put_back)
         previous = self.result["previous_version"] or "the previous version"
         failure = self._start_and_wait(previous)
-        self.result.update(rolled_back=failure is None, downtime=round(self.clock() - stopped_at, 3), journal=logs)
+        self.result.update(rolled_back=failure is None, downtime=round(self.clock() - stopped_at, 3))
         if failure:
             raise SwitchFailed("The switch to etcd %s failed: %s. Starting %s again with its files back in place "
                                "failed too: %s. Look at journalctl -u %s." % (self.version, reason, previous, failure,
@@ -251,6 +368,14 @@ class MemberSwitch:
 
     def _systemctl(self, *args):
         return self.run([self.systemctl] + list(args))
+
+    def _pause(self, point):
+        wanted, _sep, flag = self.pause_at.partition(":")
+        if wanted == point:
+            with open(flag, "w") as handle:
+                handle.write(str(os.getpid()))
+            while True:  # until the test kills the process tree
+                time.sleep(60)
 
 
 def _copy_atomically(src, dest):
@@ -273,3 +398,12 @@ def _remove(path):
         os.unlink(path)
     except OSError:
         pass
+
+
+def _read(path):
+    with open(path) as handle:
+        return handle.read().strip()
+
+
+def _names(items, suffix="", key="dest"):
+    return ", ".join(item[key] + suffix for item in items)

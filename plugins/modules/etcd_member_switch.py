@@ -21,12 +21,19 @@ description:
     stop and start plus milliseconds; RV(downtime) says how long.
   - If the check, the start or the health wait fails, the same action puts the previous files and C(version.txt)
     back, starts the previous version, waits until it is healthy and fails with the reason (RV(rolled_back) true).
-  - It never writes the data itself. Everything that can fail without an outage is checked before the stop
-    (prepared files present and on the live files' filesystem, no symlinked live file, no C(<dest>.previous) left
-    by an interrupted switch, owner and group known), and the copies for the way back are made then too. Any
-    error after the stop takes the way back.
-  - A crash at any moment leaves every live file whole (old or new) and its previous content in
-    C(<dest>.previous); the next switch refuses to run while one is there, naming what to compare.
+  - It never writes the data itself (only C(version.txt) and, during the switch, C(version.txt.previous)).
+    Everything that can fail without an outage is checked before the stop (prepared files present and on the live
+    files' filesystem, live files present and not symlinked, owner and group known), and the copies for the way
+    back are made then too. Any error after the stop takes the way back.
+  - A crash at any moment leaves every file whole (old or new), the version to go back to in
+    C(<data_dir>/version.txt.previous) and each live file's previous content in C(<dest>.previous). The next run
+    with the same options reads which side of the swap the crash was on and converges (RV(recovered)) - before
+    the swap (every live file equal to its copy, C(version.txt) unchanged) it switches normally; during or after
+    the swap (some live files equal to their prepared files, the others still prepared) it finishes forward,
+    skipping the check, with the way back if the new version is not healthy; on a way back that had begun (an
+    unswapped file's prepared file gone, or the files back but C(version.txt) new) it goes back and fails. What
+    it cannot decide (a live file equal to neither its copy nor its prepared file, C(version.txt) naming another
+    version, copies without C(version.txt.previous)) is refused, naming the files and the fix.
   - A single member (no cluster to carry the data) changes version with M(etcdops.etcd.etcd_migrate) instead.
 author:
   - etcdops maintainers (@etcdops)
@@ -181,6 +188,11 @@ journal:
   returned: on failure
   type: list
   elements: str
+recovered:
+  description: What an interrupted switch had left and how this run converged from it (empty when nothing was left).
+  returned: always
+  type: str
+  sample: "a switch to 3.6.16 was interrupted after swapping /etc/etcd/etcd.conf.yml: finished forward"
 files:
   description: The live files the switch replaces.
   returned: always
@@ -193,7 +205,7 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.etcdops.etcd.plugins.module_utils.member_switch import (
-    ClientAccess, MemberSwitch, SwitchFailed)
+    CONVERGING, REFUSE, ClientAccess, MemberSwitch, SwitchFailed)
 
 
 def main():
@@ -247,19 +259,24 @@ def main():
                           check_advice=params["check_advice"], owner=params["owner"], group=params["group"],
                           systemctl=module.get_bin_path("systemctl", required=True),
                           journalctl=module.get_bin_path("journalctl") or "journalctl")
-    problems = switch.problems(check_mode=module.check_mode)
+    plan, found = switch.recovery()
+    problems = switch.problems(check_mode=module.check_mode, plan=plan)
+    if plan == REFUSE:
+        problems.insert(0, found)
     if problems:
         module.fail_json(msg="Nothing was stopped: %s." % "; ".join(problems))
+    recovered = "%s: %s" % (found, CONVERGING[plan][module.check_mode]) if plan else ""
     before = switch.previous_version()
     diff = dict(before={"version.txt": before}, after={"version.txt": params["version"] + "/etcd3"})
     if module.check_mode:
         module.exit_json(changed=True, version=params["version"], previous_version=before.split("/")[0],
-                         files=[f["dest"] for f in params["files"]], rolled_back=False, diff=diff)
+                         files=[f["dest"] for f in params["files"]], rolled_back=False, diff=diff,
+                         recovered=recovered)
     try:
-        result = switch.switch()
+        result = switch.switch(plan)
     except SwitchFailed as failure:
-        module.fail_json(msg=str(failure), **failure.result)
-    module.exit_json(changed=True, diff=diff, **result)
+        module.fail_json(msg=str(failure), recovered=recovered, **failure.result)
+    module.exit_json(changed=True, diff=diff, recovered=recovered, **result)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,8 @@ __metaclass__ = type
 
 import pytest
 
-from ansible_collections.etcdops.etcd.plugins.module_utils.member_switch import ClientAccess, MemberSwitch, SwitchFailed
+from ansible_collections.etcdops.etcd.plugins.module_utils.member_switch import (
+    BACK, BEFORE, FORWARD, REFUSE, ClientAccess, MemberSwitch, SwitchFailed)
 
 
 class Host:
@@ -82,7 +83,7 @@ def test_switch_stops_checks_swaps_records_and_starts_in_that_order(member):
     assert host.live_config_at_start == ["new config"]
     assert (member / "etcd.service").read_text() == "new unit"
     assert (member / "data" / "version.txt").read_text() == "3.6.16/etcd3"
-    assert sorted(p.name for p in member.iterdir()) == ["data", "etcd.conf.yml", "etcd.service"]
+    assert sorted(p.name for p in member.rglob("*")) == ["data", "etcd.conf.yml", "etcd.service", "version.txt"]
     assert result["previous_version"] == "3.5.30" and not result["rolled_back"]
     # three health checks of 0.1 s with two polls of 0.1 s between them
     assert result["downtime"] == pytest.approx(0.5)
@@ -165,10 +166,12 @@ def test_what_would_go_wrong_after_the_stop_is_refused_before_it(member):
     problems = switch.problems()
 
     assert any("etcd.conf.yml is a symlink" in p for p in problems)
-    assert any("etcd.service.previous is left by an interrupted switch" in p for p in problems)
     assert any("etcd.service.next is missing" in p for p in problems)
     assert any("no such user or group" in p for p in problems)
     assert host.calls == []
+    # a copy without the switch's marker was not left by this switch: a person compares
+    plan, found = switch.recovery()
+    assert plan == REFUSE and "etcd.service.previous left without" in found and "compare" in found
     # check mode has no prepared files: only what the host itself says
     assert not any("missing" in p for p in switch.problems(check_mode=True))
 
@@ -176,8 +179,8 @@ def test_what_would_go_wrong_after_the_stop_is_refused_before_it(member):
 def test_any_error_after_the_stop_takes_the_way_back(member):
     host = Host(member)
     switch = switch_for(member, host)
-    # the second prepared file cannot go in (its directory is gone), after the first one did
-    switch.files[1]["dest"] = str(member / "gone" / "etcd.service")
+    # the second prepared file cannot go in (it vanished after the checks), after the first one did
+    (member / "etcd.service.next").unlink()
     with pytest.raises(SwitchFailed) as failed:
         switch.switch()
 
@@ -234,3 +237,112 @@ def test_systemd_reads_the_new_unit_before_version_txt_names_the_new_version(mem
     switch.switch()
 
     assert seen == ["3.5.30/etcd3"]
+
+
+# -- an interrupted switch: what the next run finds on disk and how it converges ------------------------------------
+
+def interrupted(member, marker="3.5.30/etcd3", copies=(), swapped=(), consumed=(), record="3.5.30/etcd3"):
+    """The disk as a killed switch to 3.6.16 leaves it: the marker, the ``copies`` made, the files ``swapped`` in,
+    the prepared files ``consumed`` (moved in, or gone with the way back), version.txt's ``record``."""
+    if marker is not None:
+        (member / "data" / "version.txt.previous").write_text(marker)
+    for name in copies:
+        (member / (name + ".previous")).write_text((member / name).read_text())
+    for name in swapped:
+        (member / name).write_text((member / (name + ".next")).read_text())
+    for name in consumed:
+        (member / (name + ".next")).unlink()
+    (member / "data" / "version.txt").write_text(record)
+
+
+BOTH = ("etcd.conf.yml", "etcd.service")
+
+
+@pytest.mark.parametrize("state, plan, named", [
+    (dict(marker=None), None, ""),
+    (dict(), BEFORE, "before the swap"),  # killed after the marker, before the first copy
+    (dict(copies=BOTH[:1]), BEFORE, "before the swap"),  # between the copies
+    (dict(copies=BOTH), BEFORE, "before the swap"),  # after the copies, the stop or the check
+    (dict(copies=BOTH, swapped=BOTH[:1], consumed=BOTH[:1]), FORWARD, "after swapping {conf}"),  # mid swap
+    (dict(copies=BOTH, swapped=BOTH, consumed=BOTH), FORWARD, "after swapping {conf}, {unit}"),  # before version.txt
+    (dict(copies=BOTH, swapped=BOTH, consumed=BOTH, record="3.6.16/etcd3"), FORWARD, "after swapping"),  # unhealthy?
+    (dict(copies=BOTH, swapped=BOTH, record="3.6.16/etcd3"), FORWARD, "after swapping"),  # prepared again by the role
+    (dict(copies=BOTH[1:], swapped=BOTH, consumed=BOTH, record="3.6.16/etcd3"), FORWARD, "after swapping {unit}"),
+    (dict(swapped=BOTH, consumed=BOTH, record="3.6.16/etcd3"), FORWARD, "while dropping its copies"),
+    (dict(copies=BOTH, swapped=BOTH[1:], consumed=BOTH, record="3.6.16/etcd3"), BACK, "way back to 3.5.30"),
+    (dict(copies=BOTH, consumed=BOTH, record="3.6.16/etcd3"), BACK, "way back to 3.5.30"),
+])
+def test_the_next_run_reads_which_side_of_the_swap_the_kill_was_on(member, state, plan, named):
+    interrupted(member, **state)
+    found_plan, found = switch_for(member, Host(member)).recovery()
+
+    assert found_plan == plan
+    assert named.format(conf=member / "etcd.conf.yml", unit=member / "etcd.service") in found
+
+
+def test_what_cannot_be_decided_stays_refused_naming_the_files(member):
+    interrupted(member, copies=BOTH)
+    (member / "etcd.conf.yml").write_text("edited by hand")
+    plan, found = switch_for(member, Host(member)).recovery()
+    assert plan == REFUSE
+    assert "{0} is neither its previous content {0}.previous nor the prepared {0}.next".format(
+        member / "etcd.conf.yml") in found
+
+    (member / "etcd.conf.yml").write_text("old config")
+    (member / "data" / "version.txt").write_text("3.7.3/etcd3")
+    plan, found = switch_for(member, Host(member)).recovery()
+    assert plan == REFUSE and "names '3.7.3/etcd3', neither '3.5.30/etcd3'" in found
+
+
+def test_forward_finishes_the_swap_and_leaves_nothing_behind(member):
+    interrupted(member, copies=BOTH, swapped=BOTH[:1], consumed=BOTH[:1])
+    host = Host(member)
+    switch = switch_for(member, host, check=["etcdutl", "check", "v2store"])
+    plan, _found = switch.recovery()
+    assert switch.problems(plan=plan) == []
+    switch.switch(plan)
+
+    # the check is skipped: the new version may have opened the data already
+    assert host.calls == ["systemctl stop etcd", "systemctl daemon-reload", "systemctl start etcd", "etcdctl"]
+    assert host.live_config_at_start == ["new config"]
+    assert (member / "etcd.service").read_text() == "new unit"
+    assert (member / "data" / "version.txt").read_text() == "3.6.16/etcd3"
+    assert sorted(p.name for p in member.rglob("*")) == ["data", "etcd.conf.yml", "etcd.service", "version.txt"]
+
+
+def test_forward_that_fails_goes_back_to_the_version_the_marker_kept(member):
+    interrupted(member, copies=BOTH, swapped=BOTH, consumed=BOTH, record="3.6.16/etcd3")
+    host = Host(member, healthy_after=None)
+    switch = switch_for(member, host, timeout=0.3)
+    with pytest.raises(SwitchFailed) as failed:
+        switch.switch(switch.recovery()[0])
+
+    assert failed.value.rolled_back
+    assert host.live_config_at_start == ["new config", "old config"]
+    assert (member / "etcd.service").read_text() == "old unit"
+    assert (member / "data" / "version.txt").read_text() == "3.5.30/etcd3"
+    assert not list(member.rglob("*.previous"))
+
+
+def test_back_finishes_the_way_back_and_says_why(member):
+    interrupted(member, copies=BOTH, swapped=BOTH[1:], consumed=BOTH, record="3.6.16/etcd3")
+    host = Host(member)
+    switch = switch_for(member, host)
+    with pytest.raises(SwitchFailed) as failed:
+        switch.switch(switch.recovery()[0])
+
+    assert failed.value.rolled_back and "interrupted on its way back" in str(failed.value)
+    assert (member / "etcd.service").read_text() == "old unit"
+    assert host.live_config_at_start == ["old config"]
+    assert (member / "data" / "version.txt").read_text() == "3.5.30/etcd3"
+    assert not list(member.rglob("*.previous"))
+
+
+def test_copies_dropped_after_the_new_version_served_leave_no_way_back(member):
+    interrupted(member, swapped=BOTH, consumed=BOTH, record="3.6.16/etcd3")
+    switch = switch_for(member, Host(member, healthy_after=None), timeout=0.3)
+    with pytest.raises(SwitchFailed) as failed:
+        switch.switch(switch.recovery()[0])
+
+    assert not failed.value.rolled_back and "so there is no way back" in str(failed.value)
+    assert (member / "etcd.service").read_text() == "new unit"

@@ -1,0 +1,211 @@
+"""A member switch killed with its whole process tree at each moment that matters converges on the next run.
+
+A real single member written by 3.4 (keys, a compacted history, a lease with attached keys) switches to 3.5 with
+``etcd_member_switch`` run as a module process in a session of its own. The module waits at a named point
+(``ETCDOPS_SWITCH_PAUSE_AT``: it creates a file there and waits; nothing sleeps to choose the moment) and the
+test kills the session with SIGKILL. The same module call then runs again and must leave the member healthy on
+3.5 with version.txt naming it, no copy or marker behind, every key, revision and the lease as before.
+
+There is no systemd on this host: ``systemctl`` is a stand-in on PATH that runs etcd from the ExecStart of the unit
+it last read (daemon-reload reads the unit, as systemd does), outside the module's session, so the kill leaves etcd
+as systemd would. Real systemd is proven in the molecule rolling scenario.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from etcd_sample import free_port, read_state
+from helpers import BIN_ROOT, ROOT, etcd_version
+from ansible_collections.etcdops.etcd.plugins.module_utils.etcd_process import Member, Toolset
+from ansible_collections.etcdops.etcd.plugins.module_utils.member_switch import PAUSE_AT
+
+SYSTEMCTL = '''#!%(python)s
+"""systemctl for one unit: etcd runs from the ExecStart of the unit last read, in a session of its own."""
+import os, shlex, shutil, signal, subprocess, sys, time
+
+UNIT, PID, LOG = %(unit)r, %(pid)r, %(log)r
+LOADED = PID + ".unit"
+
+
+def running():
+    try:
+        with open(PID) as handle:
+            pid = int(handle.read())
+        with open("/proc/%%d/stat" %% pid) as handle:
+            return pid if handle.read().rsplit(")", 1)[1].split()[0] != "Z" else None
+    except (OSError, ValueError):
+        return None
+
+
+command = sys.argv[1]
+if command == "daemon-reload":
+    shutil.copyfile(UNIT, LOADED)
+elif command == "stop":
+    pid = running()
+    if pid:
+        os.kill(pid, signal.SIGTERM)
+        while running():
+            time.sleep(0.01)
+    if os.path.exists(PID):
+        os.unlink(PID)
+elif command == "start" and not running():
+    with open(LOADED) as handle:
+        argv = shlex.split([line for line in handle if line.startswith("ExecStart=")][0][len("ExecStart="):])
+    with open(LOG, "ab") as log:
+        etcd = subprocess.Popen(argv, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
+    with open(PID, "w") as handle:
+        handle.write(str(etcd.pid))
+'''
+
+CONFIG = """name: crash
+data-dir: %(data)s
+listen-client-urls: http://127.0.0.1:%(client)d
+advertise-client-urls: http://127.0.0.1:%(client)d
+listen-peer-urls: http://127.0.0.1:%(peer)d
+initial-advertise-peer-urls: http://127.0.0.1:%(peer)d
+snapshot-count: %(snapshots)d
+"""
+
+UNIT = """[Service]
+ExecStart=%(etcd)s --config-file %(config)s
+"""
+
+
+class Host:
+    """One member's host: live and prepared config and unit, the systemctl stand-in, the module's arguments."""
+
+    def __init__(self, root, data_dir, old, new):
+        self.root, self.data_dir, self.old, self.new = root, data_dir, old, new
+        self.bin = root / "bin"
+        self.bin.mkdir()
+        self.config, self.unit = root / "etcd.conf.yml", root / "etcd.service"
+        self.client, peer = free_port(), free_port()
+        for version, suffix, snapshots in ((old, "", 10000), (new, ".next", 5000)):
+            Path(str(self.config) + suffix).write_text(
+                CONFIG % dict(data=data_dir, client=self.client, peer=peer, snapshots=snapshots))
+            Path(str(self.unit) + suffix).write_text(
+                UNIT % dict(etcd=BIN_ROOT / version / "etcd", config=self.config))
+        self.pid = root / "etcd.pid"
+        stand_in = self.bin / "systemctl"
+        stand_in.write_text(SYSTEMCTL % dict(python=sys.executable, unit=str(self.unit), pid=str(self.pid),
+                                             log=str(root / "etcd.log")))
+        stand_in.chmod(0o755)
+        (self.bin / "journalctl").symlink_to("/bin/true")
+        self.environ = dict(os.environ, PATH="%s:%s" % (self.bin, os.environ["PATH"]),
+                            PYTHONPATH=str(ROOT / ".cache" / "collections"))
+        self.args = dict(data_dir=str(data_dir), version=new, etcdctl=str(BIN_ROOT / new / "etcdctl"),
+                         endpoint="http://127.0.0.1:%d" % self.client, timeout=60,
+                         files=[dict(src=str(self.config) + ".next", dest=str(self.config)),
+                                dict(src=str(self.unit) + ".next", dest=str(self.unit))])
+
+    def systemctl(self, *args):
+        subprocess.run([str(self.bin / "systemctl")] + list(args), check=True, env=self.environ)
+
+    def member(self, version):
+        return Member(Toolset(str(BIN_ROOT), version), str(self.data_dir), str(self.root / "ctl.log"),
+                      client_port=self.client)
+
+    def wait_healthy(self, version):
+        member, deadline = self.member(version), time.monotonic() + 60
+        while member.ctl("endpoint", "health", check=False).returncode != 0:
+            assert time.monotonic() < deadline, (self.root / "etcd.log").read_text()[-2000:]
+            time.sleep(0.05)
+
+    def module(self, pause_at=None, check_mode=False):
+        environ = dict(self.environ)
+        if pause_at:
+            environ[PAUSE_AT] = "%s:%s" % (pause_at, self.root / "paused")
+        args = self.root / "args.json"
+        args.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": dict(self.args, _ansible_check_mode=check_mode)}))
+        return subprocess.Popen([sys.executable, "-m", "ansible_collections.etcdops.etcd.plugins.modules."
+                                 "etcd_member_switch", str(args)], cwd=str(self.root), env=environ,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+
+    def kill_at(self, point):
+        """Run the switch until it waits at ``point``, then SIGKILL its whole session."""
+        switch = self.module(point)
+        flag = self.root / "paused"
+        deadline = time.monotonic() + 60
+        while not flag.exists():
+            if switch.poll() is not None or time.monotonic() > deadline:
+                switch.kill()
+                out, err = switch.communicate()
+                pytest.fail("the switch did not reach %s: rc %s\n%s\n%s" % (point, switch.returncode, out, err))
+            time.sleep(0.01)
+        os.killpg(switch.pid, signal.SIGKILL)
+        switch.communicate()
+
+    def switch(self, check_mode=False):
+        out, err = self.module(check_mode=check_mode).communicate(timeout=180)
+        result = json.loads(out)
+        assert not result.get("failed"), (result, err)
+        return result
+
+    def etcd_running(self):
+        try:
+            stat = Path("/proc/%s/stat" % self.pid.read_text()).read_text()
+        except OSError:
+            return False
+        return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+    def leftovers(self):
+        return sorted(p.name for d in (self.root, self.data_dir) for p in d.iterdir()
+                      if p.name.endswith((".previous", ".next", ".tmp")))
+
+
+@pytest.fixture
+def host(data_dir_from, tmp_path):
+    """A running 3.4 member with the sample data, the 3.5 configuration and unit prepared beside the live ones."""
+    old, data_dir, marks, state = data_dir_from("3.4")
+    member_host = Host(tmp_path, data_dir, old, etcd_version("3.5"))
+    member_host.marks, member_host.state = marks, state
+    member_host.systemctl("daemon-reload")
+    member_host.systemctl("start", "etcd")
+    member_host.wait_healthy(old)
+    yield member_host
+    member_host.systemctl("stop", "etcd")
+
+
+# Each moment, whether etcd runs then, and which side of the swap the next run must read from the disk.
+KILL_POINTS = [
+    ("copied", True, "before the swap: switched normally"),
+    ("stopped", False, "before the swap: switched normally"),
+    ("swapping", False, "after swapping {config}: finished forward"),
+    ("reloaded", False, "after swapping {config}, {unit}: finished forward"),
+    ("recorded", False, "after swapping {config}, {unit}: finished forward"),
+    ("started", True, "after swapping {config}, {unit}: finished forward"),
+]
+
+
+@pytest.mark.parametrize("point, running, recovered", KILL_POINTS, ids=[p[0] for p in KILL_POINTS])
+def test_a_switch_killed_at_any_moment_converges_on_the_next_run(host, point, running, recovered):
+    host.kill_at(point)
+    # the invariant at the kill: the marker names the version to go back to, every copy is whole, and etcd (outside
+    # the killed session, as under systemd) runs or not as the switch left it
+    assert (host.data_dir / "version.txt.previous").read_text() == "%s/etcd3" % host.old
+    assert Path(str(host.config) + ".previous").read_text().endswith("snapshot-count: 10000\n")
+    assert host.etcd_running() == running
+
+    found = "a switch to %s was interrupted %s" % (host.new, recovered.format(config=host.config, unit=host.unit))
+    left = host.leftovers()
+    assert host.switch(check_mode=True)["recovered"] == found.replace(": ", ": would ").replace(
+        "switched", "switch").replace("finished", "finish")
+    assert host.leftovers() == left and host.etcd_running() == running
+
+    result = host.switch()
+
+    assert result["recovered"] == found
+    assert not result["rolled_back"] and result["previous_version"] == host.old
+    member = host.member(host.new)
+    assert member.status()["version"] == host.new
+    assert (host.data_dir / "version.txt").read_text() == "%s/etcd3" % host.new
+    assert host.config.read_text().endswith("snapshot-count: 5000\n")
+    assert host.leftovers() == []
+    assert read_state(member, host.marks) == host.state
