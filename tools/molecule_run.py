@@ -9,6 +9,7 @@ time; the exit status is non-zero unless every scenario passed (the other lanes 
 """
 
 import argparse
+import os
 import subprocess
 import sys
 import threading
@@ -16,7 +17,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-MOLECULE = str(Path(sys.executable).parent / "molecule")
+# molecule and the ansible-* tools it calls, from the venv this runs in.
+VENV_BIN = str(Path(sys.executable).parent)
+ENV = dict(os.environ, PATH=VENV_BIN + os.pathsep + os.environ.get("PATH", ""))
 LOGS = ROOT / ".cache" / "molecule-logs"
 PRINTING = threading.Lock()
 
@@ -26,8 +29,8 @@ def run_lane(scenarios, passed):
         log_path = LOGS / ("%s.log" % scenario)
         started = time.monotonic()
         with open(log_path, "w") as log:
-            rc = subprocess.call([MOLECULE, "test", "-s", scenario], cwd=ROOT / "extensions", stdout=log,
-                                 stderr=subprocess.STDOUT)
+            rc = subprocess.call(["molecule", "test", "-s", scenario], cwd=ROOT / "extensions", stdout=log,
+                                 stderr=subprocess.STDOUT, env=ENV)
         took = time.monotonic() - started
         with PRINTING:
             sys.stdout.write(log_path.read_text(errors="replace"))
