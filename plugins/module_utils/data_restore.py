@@ -350,4 +350,3 @@ class DataRestore:
             os.unlink(self.journal_path)
             _fsync_dir(self.place)
         return self.result(True, None)
-

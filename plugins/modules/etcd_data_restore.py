@@ -26,7 +26,8 @@ description:
     C(DATA.before-restore-STAMP), or for a mount point its entries renamed into C(DATA/.before-restore-STAMP)),
     and the staged data takes its place, by renames only, the journal recording each step.
   - O(state=finished), once the cluster is verified. The journal goes, so the next restore starts afresh.
-  - Crash invariant (the process tree killed at any moment, then the same play run again). The live data is never
+  - >-
+    Crash invariant (the process tree killed at any moment, then the same play run again). The live data is never
     written, only renamed: until the journal says C(aside) it is where etcd reads it; then it is whole in the
     aside place, or, mid-way through a mount point's entries, split between the data dir and the aside place, the
     journal's step saying which entries are the old ones. The staged data counts only once it carries its final
@@ -168,7 +169,8 @@ mount_point:
   returned: always
   type: bool
 resuming:
-  description: O(state=prepared) found a swap in progress (a killed run): nothing to stage, the swap goes on.
+  description: >-
+    O(state=prepared) found a swap in progress (a killed run): nothing to stage, the swap goes on.
   returned: when O(state=prepared)
   type: bool
 seconds:
@@ -194,7 +196,7 @@ def main():
             bin_dir=dict(type="path", required=True),
             name=dict(type="str", required=True),
             initial_cluster=dict(type="str", required=True),
-            initial_cluster_token=dict(type="str", required=True),
+            initial_cluster_token=dict(type="str", required=True, no_log=False),  # a name, not a secret
             initial_advertise_peer_urls=dict(type="str", required=True),
             stamp=dict(type="str"),
             owner=dict(type="str"),
