@@ -44,7 +44,7 @@ import re
 import shutil
 import time
 
-from .datadir import TOLERATED, _fsync_dir, _fsync_tree, atomic_write, check_space, tree_size
+from .datadir import TOLERATED, DataDir, _fsync_dir, _fsync_tree, atomic_write, check_space, tree_size
 from .etcd_process import Toolset
 from .member_switch import _owner_ids
 from .versions import MigrationError
@@ -275,6 +275,9 @@ class DataRestore:
         if step == "staged" and not os.path.isdir(self.staging):
             raise MigrationError("Nothing was changed: the journal %s says staged but %s is missing: remove the "
                                  "journal and run the prepared phase again" % (self.journal_path, self.staging))
+        if step in ("staged", "aside") and DataDir(self.data_dir).held_by_other_process():
+            raise MigrationError("Nothing was changed: etcd still runs on %s (its db is locked): stop the member "
+                                 "before the swap" % self.data_dir)
         if check_mode:
             return self.result(True, step)
         started = time.monotonic()

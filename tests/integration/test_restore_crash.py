@@ -144,6 +144,17 @@ def test_a_kill_at_any_moment_then_a_rerun_converges(original, tmp_path, phases,
     assert_restored(original, data_dir, data_dir.parent / stamps[0], tmp_path)
 
 
+def test_the_swap_refuses_a_member_that_still_runs(original, tmp_path):
+    data_dir = fresh_copy(original, tmp_path)
+    params = restore_params(original, data_dir)
+    assert module(params, "prepared", tmp_path)[0] == 0
+    with running_etcd(original["version"], data_dir, tmp_path):
+        rc, result = module(params, "swapped", tmp_path)
+        assert rc == 1 and "etcd still runs on %s" % data_dir in result["msg"] and "stop the member" in result["msg"]
+    assert sorted(os.listdir(data_dir.parent)) == [".data.restore-staged", ".data.restore.json", "data"]
+    assert json.loads((data_dir.parent / ".data.restore.json").read_text())["step"] == "staged"
+
+
 def test_a_kill_inside_the_restore_tool_leaves_the_live_data_alone(original, tmp_path):
     """The tool wrote its restore but had not returned: the re-run removes it and restores again."""
     bin_dir = tmp_path / "bin"
