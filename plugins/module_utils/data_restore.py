@@ -37,14 +37,13 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import hashlib
 import json
 import os
 import re
 import shutil
 import time
 
-from .datadir import TOLERATED, DataDir, _fsync_dir, _fsync_tree, atomic_write, check_space, tree_size
+from .datadir import TOLERATED, DataDir, _fsync_dir, _fsync_tree, _sha256, atomic_write, check_space, tree_size
 from .etcd_process import Toolset
 from .member_switch import _owner_ids
 from .versions import MigrationError
@@ -58,14 +57,6 @@ ASIDE_PATTERN = re.compile(r"^\.?[^/]*before-restore-\d{8}T\d{6}Z$")
 
 def _noop(_point):
     return None
-
-
-def _sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class DataRestore:
@@ -291,43 +282,35 @@ class DataRestore:
         self._write_journal("swapped", journal)
         return self.result(True, "swapped", seconds=round(time.monotonic() - started, 3))
 
+    def _rename(self, source, target, point):
+        """One rename of the swap, made durable; a target that exists was written by something else."""
+        if os.path.lexists(target):
+            raise self._conflict(source, target)
+        os.rename(source, target)
+        _fsync_dir(os.path.dirname(target))
+        if os.path.dirname(source) != os.path.dirname(target):
+            _fsync_dir(os.path.dirname(source))
+        self.checkpoint(point)
+
     def _move_aside(self):
         if not self.mounted:
             if os.path.lexists(self.data_dir):
-                if os.path.lexists(self.aside):
-                    raise self._conflict(self.data_dir, self.aside)
-                os.rename(self.data_dir, self.aside)
-                _fsync_dir(self.place)
-                self.checkpoint("renamed aside")
+                self._rename(self.data_dir, self.aside, "renamed aside")
             return
         if not os.path.isdir(self.aside):
             os.mkdir(self.aside, 0o700)
         for name in sorted(os.listdir(self.data_dir)):
-            if self.is_own(name) or name in TOLERATED or ASIDE_PATTERN.match(name):
-                continue
-            if os.path.lexists(os.path.join(self.aside, name)):
-                raise self._conflict(os.path.join(self.data_dir, name), os.path.join(self.aside, name))
-            os.rename(os.path.join(self.data_dir, name), os.path.join(self.aside, name))
-            _fsync_dir(self.aside)
-            _fsync_dir(self.data_dir)
-            self.checkpoint("renamed aside")
+            if not (self.is_own(name) or name in TOLERATED or ASIDE_PATTERN.match(name)):
+                self._rename(os.path.join(self.data_dir, name), os.path.join(self.aside, name), "renamed aside")
 
     def _move_in(self):
         if not self.mounted:
             if os.path.lexists(self.staging):
-                if os.path.lexists(self.data_dir):
-                    raise self._conflict(self.staging, self.data_dir)
-                os.rename(self.staging, self.data_dir)
-                _fsync_dir(self.place)
-                self.checkpoint("renamed in")
+                self._rename(self.staging, self.data_dir, "renamed in")
             return
         if os.path.isdir(self.staging):
             for name in sorted(os.listdir(self.staging)):
-                if os.path.lexists(os.path.join(self.data_dir, name)):
-                    raise self._conflict(os.path.join(self.staging, name), os.path.join(self.data_dir, name))
-                os.rename(os.path.join(self.staging, name), os.path.join(self.data_dir, name))
-                _fsync_dir(self.data_dir)
-                self.checkpoint("renamed in")
+                self._rename(os.path.join(self.staging, name), os.path.join(self.data_dir, name), "renamed in")
             os.rmdir(self.staging)
         uid, gid = _owner_ids(self.owner, self.group)
         os.chown(self.data_dir, uid, gid)
@@ -351,5 +334,10 @@ class DataRestore:
                                  "run the swapped phase first" % (self.data_dir, journal["step"], self.journal_path))
         if not check_mode:
             os.unlink(self.journal_path)
+            # A journal write killed before its rename leaves its temp file.
+            prefix = os.path.basename(self.journal_path) + ".tmp."
+            for name in os.listdir(self.place):
+                if name.startswith(prefix):
+                    os.unlink(os.path.join(self.place, name))
             _fsync_dir(self.place)
         return self.result(True, None)
