@@ -285,10 +285,9 @@ def bench_restore(args, work):
         restore.prepare()
         now.append(restore.swap()["seconds"])
         shutil.rmtree(data.parent)
-    print("  before (restore with etcd stopped): median %.3f s  %s" % (statistics.median(before),
-                                                                      " ".join("%.3f" % t for t in before)))
-    print("  now (swap by renames):              median %.3f s  %s" % (statistics.median(now),
-                                                                      " ".join("%.3f" % t for t in now)))
+    for label, seconds in (("before (restore with etcd stopped)", before), ("now (swap by renames)", now)):
+        rounds = " ".join("%.3f" % t for t in seconds)
+        print("  %-35s median %.3f s  %s" % (label + ":", statistics.median(seconds), rounds))
 
 
 def main():
