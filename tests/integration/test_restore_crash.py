@@ -209,6 +209,44 @@ def assert_restored_in_mount(original, data_dir, aside, tmp_path):
         assert read_state(member, original["marks"]) == original["at_end"]
 
 
+def restore_playbook(original, data_dir, tmp_path):
+    """restore.yml on localhost without the yes (no systemd needed): rc and output."""
+    config_dir = tmp_path / "etc"
+    config_dir.mkdir(exist_ok=True)
+    (config_dir / "etcd.conf.yml").write_text(json.dumps({
+        "name": "default", "data-dir": str(data_dir), "initial-advertise-peer-urls": original["peer"],
+        "initial-cluster": "default=%s" % original["peer"], "initial-cluster-token": "restored"}))
+    inventory = tmp_path / "inventory.ini"
+    inventory.write_text("[etcd]\nlocalhost ansible_connection=local ansible_python_interpreter=%s etcd_config_dir=%s "
+                         "etcd_bin_dir=%s etcd_user=root etcd_group=root\n" % (sys.executable, config_dir, BIN_ROOT))
+    member_copy = Path("/var/tmp") / original["snapshot"].name
+    try:
+        run = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory),
+                              str(ROOT / "playbooks" / "restore.yml"), "-e", "ansible_become=false",
+                              "-e", "etcd_restore_snapshot=%s" % original["snapshot"]],
+                             env=dict(ENVIRONMENT, ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".cache" / "collections")),
+                             capture_output=True, text=True, check=False, timeout=300)
+    finally:
+        if member_copy.exists():
+            member_copy.unlink()
+    return run.returncode, run.stdout
+
+
+def test_restore_yml_states_the_plan_and_resumes_a_killed_swap(original, tmp_path):
+    """Without the yes nothing is written; after a kill with the data dir renamed aside, the checks still pass and
+    the plan says the killed restore is finished with its own stamp."""
+    data_dir = fresh_copy(original, tmp_path)
+    rc, out = restore_playbook(original, data_dir, tmp_path)
+    assert rc != 0 and "serves no request" in out and "run again with -e etcd_restore_confirm=true" in out, out
+    assert "%s.before-restore-" % data_dir in out and "A killed restore" not in out
+    assert os.listdir(data_dir.parent) == ["data"] and tree_digest(data_dir) == original["digest"]
+    killed_at(restore_params(original, data_dir), ["prepared", "swapped"], tmp_path, "renamed aside")
+    rc, out = restore_playbook(original, data_dir, tmp_path)
+    assert rc != 0 and "A killed restore is finished, its data already swapped on: localhost." in out, out
+    assert "%s.before-restore-%s" % (data_dir, STAMP) in out and "etcd_restore_confirm=true" in out
+    assert not data_dir.exists()
+
+
 def test_a_filesystem_too_small_is_refused_before_anything_stops(original, tmp_path):
     with tmpfs(tmp_path / "small", "8m") as small:
         data_dir = small / "data"
