@@ -10,6 +10,9 @@ detect version detection on that large dir against `etcdutl snapshot status` on 
        time and peak memory.
 downgrade  each downgrade through etcd's API (3.7 -> 3.6, 3.6 -> 3.5) by the engine (without
        backup) on the demo-sized data, several rounds: the step's seconds.
+restore    restore.yml's work inside the downtime for one member's snapshot (default 100000 1 KiB keys): before,
+       the data dir moved aside, `etcdutl snapshot restore` and version.txt and owner written with etcd
+       stopped; now, etcd_data_restore's swap (renames) after its prepare staged all that while etcd ran.
 rolling    the molecule scenario `rolling` (three members, TLS, a writer; about 10 minutes): per hop and
        member the switch's downtime next to a bare restart of the same binary on that member, their ratio,
        and each upgrade.yml run's total seconds.
@@ -31,6 +34,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import etcd_binaries  # noqa: E402
 from etcd_sample import free_port, running_etcd, write_sample_data  # noqa: E402
+from ansible_collections.etcdops.etcd.plugins.module_utils.data_restore import DataRestore  # noqa: E402
 from ansible_collections.etcdops.etcd.plugins.module_utils.engine import migrate  # noqa: E402
 
 BIN = etcd_binaries.cache_root()
@@ -245,14 +249,56 @@ def bench_detect(args, work):
     print("  etcdutl %s snapshot status on the same db: %.0f ms, peak RSS %.1f MB" % (tool_version, seconds * 1000, rss))
 
 
+def bench_restore(args, work):
+    version = "3.5.35"
+    pristine, snapshot = work / "pristine", work / "snapshot.db"
+    extra = ["--max-txn-ops", str(args.batch), "--max-request-bytes", str(args.batch * (args.value_size + 64) + 4096),
+             "--quota-backend-bytes", str(QUOTA)]
+    with running_etcd(BIN, version, pristine, work, extra_args=extra) as member:
+        fill(member, args.restore_keys, args.value_size, args.batch)
+        subprocess.run([member.tools.path("etcdctl"), "--endpoints", member.client_url, "snapshot", "save",
+                        str(snapshot)], capture_output=True, check=True)
+    (pristine / "version.txt").write_text("%s/etcd3" % version)
+    peer = "http://127.0.0.1:2380"
+    settings = ["--name", "default", "--initial-cluster", "default=" + peer, "--initial-cluster-token", "bench",
+                "--initial-advertise-peer-urls", peer]
+    print("restore: snapshot of %d keys, %.0f MB; seconds of work with etcd stopped" % (
+        args.restore_keys, snapshot.stat().st_size / 1e6))
+    before, now = [], []
+    for round_ in range(args.rounds):
+        data = work / ("round-%d" % round_) / "data"
+        data.parent.mkdir()
+        subprocess.run(["cp", "-a", str(pristine), str(data)], check=True)
+        started = time.monotonic()  # restore.yml before: mv, restore, version.txt, chown -R
+        os.rename(data, str(data) + ".before-restore-old")
+        subprocess.run([str(BIN / version / "etcdutl"), "snapshot", "restore", str(snapshot), "--data-dir",
+                        str(data)] + settings, capture_output=True, check=True)
+        (data / "version.txt").write_text("%s/etcd3" % version)
+        for directory, _dirs, files in os.walk(data):
+            for name in [""] + files:
+                os.chown(os.path.join(directory, name), os.getuid(), os.getgid())
+        before.append(time.monotonic() - started)
+        shutil.rmtree(data)
+        os.rename(str(data) + ".before-restore-old", data)
+        restore = DataRestore(str(data), str(snapshot), str(BIN), version, "default", "default=" + peer, "bench",
+                              peer, stamp="20260101T000000Z")
+        restore.prepare()
+        now.append(restore.swap()["seconds"])
+        shutil.rmtree(data.parent)
+    for label, seconds in (("before (restore with etcd stopped)", before), ("now (swap by renames)", now)):
+        rounds = " ".join("%.3f" % t for t in seconds)
+        print("  %-35s median %.3f s  %s" % (label + ":", statistics.median(seconds), rounds))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("which", nargs="*", choices=["hop", "large", "detect", "downgrade", "rolling"], default=["hop"])
+    parser.add_argument("which", nargs="*", choices=["hop", "large", "detect", "downgrade", "restore", "rolling"], default=["hop"])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--hop-keys", type=int, default=200)
     parser.add_argument("--keys", type=int, default=1000000)
     parser.add_argument("--value-size", type=int, default=1024)
     parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--restore-keys", type=int, default=100000)
     parser.add_argument("--work-dir", help="where data dirs go (default: a temp dir, removed after)")
     args = parser.parse_args()
     work = Path(args.work_dir or tempfile.mkdtemp(prefix="etcd-bench-"))
@@ -268,6 +314,9 @@ def main():
         if "downgrade" in args.which:
             (work / "downgrade").mkdir(exist_ok=True)
             bench_downgrade(args, work / "downgrade")
+        if "restore" in args.which:
+            (work / "restore").mkdir(exist_ok=True)
+            bench_restore(args, work / "restore")
         if "rolling" in args.which:
             bench_rolling(work)
     finally:
