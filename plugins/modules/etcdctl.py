@@ -13,7 +13,7 @@ module: etcdctl
 short_description: Run one etcdctl (v3 API) call against a member, with TLS and etcd's auth, credentials kept out of sight
 version_added: "0.1.0"
 description:
-  - Runs C(etcdctl ARGV...) with the endpoints, the TLS files and the user given here, and nothing else: every
+  - Runs C(etcdctl ARGV...) with the endpoints, the TLS files and the user given here, and nothing else; every
     C(ETCD_*) and C(ETCDCTL_*) variable of the host's environment is dropped first, so an inherited
     C(ETCDCTL_ENDPOINTS) cannot redirect the call.
   - The user and O(password) reach etcdctl in its own environment only (C(ETCDCTL_USER=user:password), read by
@@ -42,7 +42,7 @@ options:
   argv:
     description:
       - The subcommand and its arguments, one list item each (for example C([endpoint, status, -w, json])).
-      - Never put credentials here (C(--user), C(--password)): they would show in C(ps).
+      - Never put credentials here (C(--user), C(--password)), which would show in C(ps).
     type: list
     elements: str
     required: true
@@ -196,8 +196,8 @@ def main():
         result["json"] = parse_json(stdout)
     if rc != 0:
         refusal = auth_refusal(stdout + stderr, params["user"], bool(password))
-        module.fail_json(msg=refusal or "etcdctl %s failed (rc %d): %s" % (" ".join(params["argv"]), rc,
-                                                                              (stderr or stdout).strip()), **result)
+        failure = "etcdctl %s failed (rc %d): %s" % (" ".join(params["argv"]), rc, (stderr or stdout).strip())
+        module.fail_json(msg=refusal or failure, **result)
     module.exit_json(**result)
 
 
