@@ -105,6 +105,19 @@ PLAYBOOK = """
 """
 
 
+def run_playbook(playbook, etcdctl_dir=None):
+    """ansible-playbook -vvv on localhost, from a controller environment that would send etcdctl elsewhere as
+    someone else, were it inherited; ``etcdctl_dir`` first in PATH (where the binaries role links etcdctl)."""
+    path = os.pathsep.join(([str(etcdctl_dir)] if etcdctl_dir else []) + [os.environ["PATH"]])
+    env = dict(os.environ, PATH=path, ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".cache" / "collections"),
+               ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
+               ETCDCTL_ENDPOINTS="http://127.0.0.1:%d" % free_port(), ETCDCTL_USER="app",
+               ETCDCTL_PASSWORD="wrong", ETCDCTL_COMMAND_TIMEOUT="1ns")
+    return subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-vvv", "-i", "localhost,", "-c",
+                           "local", "-e", "ansible_python_interpreter=%s" % sys.executable, str(playbook)],
+                          cwd=playbook.parent, env=env, capture_output=True, text=True, timeout=600, check=False)
+
+
 class AuthCluster:
     """Two members with auth enabled: root (root role) and app (read-write on every key, no root role)."""
 
@@ -152,11 +165,6 @@ def auth_run(request, tmp_path_factory):
         playbook.write_text(PLAYBOOK.format(etcdctl=BIN_ROOT / version / "etcdctl", endpoints=json.dumps(cluster.endpoints),
                                             first=cluster.endpoints[0],
                                             snapshot=base / "snap.db", results=base / "results.json", slow=3))
-        # A controller environment that would send etcdctl elsewhere as someone else, were it inherited.
-        env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".cache" / "collections"),
-                   ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
-                   ETCDCTL_ENDPOINTS="http://127.0.0.1:%d" % free_port(), ETCDCTL_USER="app",
-                   ETCDCTL_PASSWORD="wrong", ETCDCTL_COMMAND_TIMEOUT="1ns")
         seen, lock_holders, done = [], [], threading.Event()
 
         def watch_process_list():
@@ -175,10 +183,7 @@ def auth_run(request, tmp_path_factory):
         watcher = threading.Thread(target=watch_process_list)
         watcher.start()
         try:
-            proc = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-vvv", "-i", "localhost,",
-                                   "-c", "local", "-e", "ansible_python_interpreter=%s" % sys.executable,
-                                   str(playbook)], cwd=base, env=env, capture_output=True, text=True, timeout=600,
-                                  check=False)
+            proc = run_playbook(playbook)
         finally:
             done.set()
             watcher.join()
@@ -227,3 +232,32 @@ def test_the_password_shows_nowhere(auth_run):
     assert "ESTABLISH LOCAL CONNECTION" in proc.stdout and "AnsiballZ_etcdctl.py" in proc.stdout  # -vvv indeed
     assert password not in auth_run["raw_results"]
     assert auth_run["cluster"].app_password not in proc.stdout + proc.stderr + auth_run["raw_results"]
+
+
+BACKUP_PLAY = """
+- hosts: localhost
+  gather_facts: false
+  vars_files: [secrets.yml]
+  vars:
+    etcd_bin_dir: {bin_dir}
+    etcd_client_port: {port}
+    etcd_backup_dir: {backups}
+    etcd_name: a
+  tasks:
+    - name: The backup role's save, as backup.yml runs it
+      ansible.builtin.include_role:
+        name: etcdops.etcd.backup
+        tasks_from: save
+"""
+
+
+def test_the_backup_role_saves_a_snapshot_of_an_auth_cluster_as_root(auth_run):
+    cluster, base = auth_run["cluster"], auth_run["base"]
+    playbook = base / "backup.yml"
+    playbook.write_text(BACKUP_PLAY.format(bin_dir=BIN_ROOT, port=int(cluster.endpoints[0].rsplit(":", 1)[1]),
+                                           backups=base / "backups"))
+    proc = run_playbook(playbook, BIN_ROOT / cluster.version)
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    saved = list((base / "backups").glob("etcd-%s-etcd-a-*.db" % cluster.version))
+    assert len(saved) == 1 and saved[0].stat().st_size > 0
+    assert cluster.password not in proc.stdout + proc.stderr
