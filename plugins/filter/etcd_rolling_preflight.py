@@ -42,6 +42,8 @@ options:
     description:
       - The server role's C(enable_v2) and C(extra_config), to list what the next versions drop, and its
         C(snapshot_count), the count of hops that need no other.
+      - C(root_password_given), whether C(etcd_root_password) is set. A member whose data has auth enabled blocks
+        the change without it (snapshots, leader moves and downgrades need etcd's root user).
     type: dict
     default: {}
 """

@@ -49,6 +49,17 @@ def clean_environment(**wanted):
     return env
 
 
+def forget_inherited_settings(environ=None):
+    """Drop every ETCD_* and ETCDCTL_* from this process's environment (os.environ by default).
+
+    For modules: run_command only adds to the module's environment, so an inherited
+    ETCDCTL_ENDPOINTS or ETCD_* would otherwise redirect etcdctl or reach etcd.
+    """
+    environ = os.environ if environ is None else environ
+    for name in [name for name in environ if name.startswith(("ETCD_", "ETCDCTL_"))]:
+        del environ[name]
+
+
 def server_environment(version, machine=None):
     """The environment of an etcd server: clean, plus the arch override etcd 3.2-3.4 need on arm64.
 

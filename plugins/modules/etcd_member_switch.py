@@ -204,6 +204,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.etcdops.etcd.plugins.module_utils.etcd_process import forget_inherited_settings
 from ansible_collections.etcdops.etcd.plugins.module_utils.member_switch import (
     CONVERGING, REFUSE, ClientAccess, MemberSwitch, SwitchFailed)
 
@@ -244,10 +245,8 @@ def main():
     if os.sep not in etcdctl:
         etcdctl = module.get_bin_path(etcdctl, required=True)
 
-    # run_command only adds to this process's environment: an inherited ETCDCTL_* or ETCD_* must not redirect the
-    # health check or reach etcd, so the module forgets them first.
-    for name in [name for name in os.environ if name.startswith(("ETCD_", "ETCDCTL_"))]:
-        del os.environ[name]
+    # An inherited ETCDCTL_* or ETCD_* must not redirect the health check or reach etcd.
+    forget_inherited_settings()
 
     def run(argv, environ=None):
         return module.run_command(argv, environ_update=environ, check_rc=False)

@@ -139,6 +139,19 @@ def _v2_gates(hops, members, errors, warnings):
                         "minor": "%d.%d" % minor(parse_version(refresh)), "check_v2store": False})
 
 
+def _root_gate(hops, members, settings, errors):
+    """With auth on, the hops call etcd as its root user: without a password they would stop half-way."""
+    with_auth = [member["host"] for member in members if member.get("auth_enabled")]
+    if not hops or not with_auth or settings.get("root_password_given"):
+        return
+    needs = ["a snapshot before each hop (snapshot save)", "handing leadership away (move-leader)"]
+    if any(hop["action"] == "downgrade" for hop in hops):
+        needs.append("the downgrade (downgrade validate/enable)")
+    errors.append("%s: auth is enabled, and the rolling change calls etcd as its root user for %s, and from 3.5 for "
+                  "every status and health read: give that user's password as etcd_root_password (and its name as "
+                  "etcd_root_user when it is not root), from a vault" % (", ".join(with_auth), ", ".join(needs)))
+
+
 def rolling_preflight(members, target, available, settings=None):
     """Everything decided before a rolling change touches a member.
 
@@ -147,7 +160,7 @@ def rolling_preflight(members, target, available, settings=None):
     ``db_size``, ``free_bytes`` (free space where snapshots go),
     ``ready_for_next`` and ``auth_enabled`` (etcd_datadir_info's, read live).
     ``settings``: ``enable_v2``, ``extra_config`` and ``snapshot_count`` of the
-    server role.
+    server role, and ``root_password_given`` (etcd_root_password is not empty).
 
     Returns ``hops`` (each with ``version``, ``action`` (upgrade, downgrade, or
     snapshot: a restart with snapshot-count 1), ``from``, ``minor``,
@@ -180,6 +193,7 @@ def rolling_preflight(members, target, available, settings=None):
         dropped = _dropped_on_the_way(hops, settings)
         _v2_gates(hops, members, errors, warnings)
         _configure(hops, settings)
+        _root_gate(hops, members, settings, errors)
     except MigrationError as exc:
         errors.append(str(exc))
         dropped = []

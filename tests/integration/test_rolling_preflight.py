@@ -69,9 +69,27 @@ def test_auth_enabled_on_a_live_34_member_blocks_the_rolling_35_hop(tmp_path):
         member.ctl("auth", "enable")
         report = member_report(member, data_dir, "m1")
     assert before is False and report["auth_enabled"] is True
-    result = rolling_preflight([report], v35, [v34, v35])
+    result = rolling_preflight([report], v35, [v34, v35], {"root_password_given": True})
     assert len(result["errors"]) == 1 and result["errors"][0].startswith("m1: auth is enabled")
     assert "etcdctl auth disable" in result["errors"][0]
+
+
+def test_auth_enabled_without_etcd_root_password_blocks_before_anything_changes(tmp_path):
+    v35, v36 = etcd_version(">=3.5.32 <3.6.0"), etcd_version("3.6")
+    data_dir = tmp_path / "data"
+    with running_etcd(v35, data_dir, tmp_path) as member:
+        report = member_report(member, data_dir, "m1")  # read before auth: 3.5 answers no call without a user then
+        member.ctl("user", "add", "root:rootpw")
+        member.ctl("auth", "enable")
+        report["auth_enabled"] = safe_detect(str(data_dir))["db"]["auth_enabled"]
+    assert report["auth_enabled"] is True
+    refused = rolling_preflight([report], v36, [v35, v36])
+    assert len(refused["errors"]) == 1 and refused["errors"][0].startswith("m1: auth is enabled")
+    for named in ("etcd_root_password", "etcd_root_user", "snapshot save", "move-leader"):
+        assert named in refused["errors"][0]
+    assert rolling_preflight([report], v36, [v35, v36], {"root_password_given": True})["errors"] == []
+    report["auth_enabled"] = False
+    assert rolling_preflight([report], v36, [v35, v36])["errors"] == []
 
 
 def test_snapshot_count_1_and_two_lease_round_trips_clear_a_v2_wal_tail(tmp_path):

@@ -172,3 +172,11 @@ def test_rejected_settings_by_version():
     assert rejected_settings("3.5.35", extra) == []
     assert rejected_settings("3.6.16", extra) == ["enable-v2"]
     assert rejected_settings("3.7.3", extra) == ["enable-v2", "experimental-initial-corrupt-check"]
+
+
+def test_auth_on_without_the_root_password_names_what_needs_root_including_a_downgrade():
+    auth_on = members("3.7.3", m1={"auth_enabled": True}, m2={"auth_enabled": True})
+    errors = rolling_preflight(auth_on, "3.6.16", OFFERED)["errors"]
+    assert len(errors) == 1 and errors[0].startswith("m1, m2: auth is enabled")
+    assert "downgrade validate/enable" in errors[0] and "etcd_root_password" in errors[0]
+    assert rolling_preflight(auth_on, "3.6.16", OFFERED, {"root_password_given": True})["errors"] == []
