@@ -120,7 +120,10 @@ def main(argv):
     results, printing = {}, threading.Lock()
 
     def run(name):
-        line, output = check_series(name, pristine, work)
+        try:
+            line, output = check_series(name, pristine, work)
+        except BaseException as error:  # sys.exit() in a thread would end it without a word
+            line, output = ["ansible-core %s" % CORES[name][0], "FAILED: %r" % error], ""
         with printing:
             print(output + "== " + ", ".join(line), flush=True)
         results[name] = line

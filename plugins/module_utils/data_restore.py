@@ -43,7 +43,7 @@ import re
 import shutil
 import time
 
-from .datadir import TOLERATED, DataDir, _fsync_dir, _fsync_tree, _sha256, atomic_write, check_space, tree_size
+from .datadir import DB_PATH, TOLERATED, DataDir, _fsync_dir, _fsync_tree, _sha256, atomic_write, check_space, tree_size
 from .etcd_process import Toolset
 from .member_switch import _owner_ids
 from .versions import MigrationError
@@ -279,6 +279,14 @@ class DataRestore:
             self._move_aside()
             self._write_journal("in", journal)
         self._move_in()
+        # The journal says "swapped" only over the restored data: a staging that vanished must not start etcd on
+        # an empty data dir.
+        if not os.path.isfile(os.path.join(self.data_dir, DB_PATH)):
+            raise MigrationError("the restored data is not in %s (no %s) and the staging %s is gone (something else "
+                                 "removed it): the member's previous data is kept in %s; put it back as %s, delete "
+                                 "the journal %s, then run the restore again"
+                                 % (self.data_dir, DB_PATH, self.staging, self.aside, self.data_dir,
+                                    self.journal_path))
         self._write_journal("swapped", journal)
         return self.result(True, "swapped", seconds=round(time.monotonic() - started, 3))
 

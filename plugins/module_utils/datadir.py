@@ -51,9 +51,12 @@ WORK_DIR = ".etcd-migrate-work"
 STAGING_DIR = ".etcd-migrate-restore"
 # Inside a backup: where its data came from and what it holds, written last.
 BACKUP_MANIFEST = ".etcd-migrate-backup.json"
-OWN_NAMES = (VERSION_FILE, INFLIGHT_FILE, WORK_DIR, STAGING_DIR)
-# atomic_write's temporary files: "<file>.tmp.<pid>".
-OWN_TEMP = re.compile(r"^(%s|%s)\.tmp\.\d+$" % (re.escape(VERSION_FILE), re.escape(INFLIGHT_FILE)))
+# etcd_member_switch's marker of a switch under way (member_switch.py): the version record to go back to.
+SWITCH_MARKER = VERSION_FILE + ".previous"
+OWN_NAMES = (VERSION_FILE, INFLIGHT_FILE, WORK_DIR, STAGING_DIR, SWITCH_MARKER)
+# atomic_write's temporary files, "<file>.tmp.<pid>", and the member switch's, "<file>.tmp".
+OWN_TEMP = re.compile(r"^(%s|%s|%s)\.tmp(\.\d+)?$"
+                      % (re.escape(VERSION_FILE), re.escape(INFLIGHT_FILE), re.escape(SWITCH_MARKER)))
 # What a mount point brings with it.
 TOLERATED = ("lost+found",)
 DB_PATH = os.path.join("member", "snap", "db")

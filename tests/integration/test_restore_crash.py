@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -32,7 +33,9 @@ def original(tmp_path_factory):
     """(version, pristine data dir, marks, state at the snapshot, state at the end, snapshot, peer URL)."""
     version = etcd_version("3.5")
     base = tmp_path_factory.mktemp("restore-original")
-    data, snapshot = base / "data", base / ("etcd-%s-snapshot.db" % version)
+    # A name of its own: restore.yml copies the snapshot to the member's /var/tmp under it, and another test run on
+    # this machine must not find or remove this one's copy.
+    data, snapshot = base / "data", base / ("etcd-%s-snapshot-%s.db" % (version, uuid.uuid4().hex[:12]))
     with running_etcd(version, data, base) as member:
         marks = write_sample_data(member)
         at_snapshot = read_state(member, marks)

@@ -124,3 +124,15 @@ def test_backups_copy_everything_but_the_inflight_marker_and_prune_oldest_first(
     assert (tmp_path / "backups" / os.path.basename(made[0]) / "member" / "file").read_text() == "payload"
     assert backups.prune(2, protect=[made[-1]]) == made[:1]
     assert backups.existing() == made[1:]
+
+
+def test_what_an_interrupted_member_switch_leaves_is_the_collections_own_and_nothing_else(tmp_path):
+    """etcd_member_switch's marker and temp files are not foreign (etcd_migrate on start must not refuse a member a
+    killed switch left); a name that only looks like them is."""
+    (tmp_path / "member").mkdir()
+    for name in ("version.txt", "version.txt.previous", "version.txt.tmp", "version.txt.previous.tmp"):
+        (tmp_path / name).write_text("3.4.23/etcd3")
+    data = DataDir(str(tmp_path))
+    assert data.foreign_entries() == []
+    (tmp_path / "version.txt.previous.bak").write_text("x")
+    assert data.foreign_entries() == ["version.txt.previous.bak"]
