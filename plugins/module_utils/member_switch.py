@@ -19,29 +19,32 @@ left decided, owner and group known) and the copies of the live files for the wa
 any kind, takes the way back; a way back that cannot stop the new version or start the old one says so.
 
 Invariant for a crash (the whole process tree killed) at any moment: every file the switch writes is whole (old
-or new); ``<data_dir>/version.txt.previous`` (the marker: a switch is under way, and the version record to go back
-to) exists from before the first copy until the last copy is dropped; each live file's previous content is in
+or new); ``<data_dir>/version.txt.previous`` (the marker: a switch is under way, as JSON its ``target`` version, the
+``previous`` version record to go back to and its ``direction``, ``forward`` until the way back begins, then
+``back``) exists from before the first copy until the last copy is dropped; each live file's previous content is in
 ``<dest>.previous`` from before the stop until the switch (or its way back) has ended; the data dir is untouched
 but for version.txt and its marker; systemd has read the unit before ``version.txt`` names a new version. The
 member may be left stopped.
 
 The next run decides from the disk how to converge (``recovery``), comparing each live file with its ``.previous``
-and with its prepared file (the prepared file is moved in by the swap, so a missing one was swapped):
+and with its prepared file (the prepared file is moved in by the swap, so a missing one was swapped; a live file
+equal to its copy whose prepared file is gone or equal too had the same content on both sides and decides
+nothing):
 
 =========================================================  ================================================
 what the marker, the copies and version.txt say            the run
 =========================================================  ================================================
 no marker, no copy                                         the switch, normally
 copies without the marker (not this switch's order)        refused: compare, keep, delete, run again
+a marker for another target version, or unreadable         refused: finish that switch first
 a live file neither its copy nor its prepared file         refused: compare the three
 version.txt neither the marker's record nor the new one    refused: something else wrote it
+direction back, copies left                                the way back had begun: back
 nothing swapped, version.txt the marker's record           before the swap: the switch, normally
-some files swapped, every unswapped one still prepared     during or after the swap: forward (swap the rest,
-                                                           reload, record, start, wait; the way back if not
+direction forward, some files swapped or version.txt new,  during or after the swap: forward (swap the rest,
+every unswapped one still prepared                         reload, record, start, wait; the way back if not
                                                            healthy)
-some swapped, an unswapped one's prepared file gone        the way back had begun: back
-nothing swapped, copies left, version.txt the new one      the way back had begun: back
-only the marker left, version.txt the new one              the copies were being dropped: forward
+direction forward, an unswapped one's prepared file gone   refused: something else removed it
 =========================================================  ================================================
 
 Forward restarts the member (it may run the new version unconfirmed) and skips the check (the new version may have
@@ -55,6 +58,7 @@ __metaclass__ = type
 
 import filecmp
 import grp
+import json
 import os
 import pwd
 import shutil
@@ -63,6 +67,8 @@ import time
 from ansible_collections.etcdops.etcd.plugins.module_utils.etcd_process import clean_environment
 
 PREVIOUS = ".previous"
+# The marker's direction: the switch goes to its target, or its way back has begun.
+TOWARDS_TARGET, WAY_BACK = "forward", "back"
 # How a run converges from what an interrupted switch left (``MemberSwitch.recovery``).
 BEFORE, FORWARD, BACK, REFUSE = "before", "forward", "back", "refuse"
 # What each plan does, done and (check mode) to be done.
@@ -136,7 +142,16 @@ class MemberSwitch:
             return REFUSE, ("%s left without %s, so not by this switch: compare each with its live file, keep the "
                             "one the member should run, delete the copies, then run again"
                             % (_names(copies, PREVIOUS), self.marker))
-        previous_record, record = _read(self.marker), self.previous_version()
+        marker = self.read_marker()
+        if marker is None:
+            return REFUSE, ("%s is not a switch's marker (JSON with target, previous and direction): compare the live "
+                            "files with their copies %s, keep the ones the member should run, delete the copies and "
+                            "the marker, then run again" % (self.marker, _names(copies, PREVIOUS) or "(none)"))
+        if marker["target"] != self.version:
+            target = marker["target"]
+            return REFUSE, ("%s says a switch to %s was interrupted, not one to %s: run the switch to %s again to "
+                            "finish it (or go back), then this one" % (self.marker, target, self.version, target))
+        previous_record, record = marker["previous"], self.previous_version()
         swapped, unswapped = [], []
         for item in copies:
             dest, src = item["dest"], item["src"]
@@ -144,7 +159,9 @@ class MemberSwitch:
                 return REFUSE, ("the live file %s is missing, its previous content in %s: put the one the member "
                                 "should run there, delete %s, then run again" % (dest, dest + PREVIOUS, self.marker))
             if filecmp.cmp(dest, dest + PREVIOUS, shallow=False):
-                unswapped.append(item)
+                if os.path.exists(src) and not filecmp.cmp(dest, src, shallow=False):
+                    unswapped.append(item)
+                # else the same content before and after: it decides nothing
             elif not os.path.exists(src) or filecmp.cmp(dest, src, shallow=False):
                 swapped.append(item)
             else:
@@ -157,16 +174,15 @@ class MemberSwitch:
                             "version the member runs there, delete %s and the copies %s, then run again"
                             % (self.version_file, record, previous_record, self.marker, new_record, self.marker,
                                _names(copies, PREVIOUS) or "(none)"))
-        gone = [item for item in unswapped if not os.path.exists(item["src"])]
-        if swapped and not gone:
-            return FORWARD, "a switch to %s was interrupted after swapping %s" % (self.version, _names(swapped))
+        if marker["direction"] == WAY_BACK and copies:
+            return BACK, ("a switch to %s was interrupted on its way back to %s"
+                          % (self.version, previous_record.split("/")[0] or "the previous version"))
         if not swapped and record == previous_record:
             return BEFORE, "a switch to %s was interrupted before the swap" % self.version
-        if swapped or copies:
-            return BACK, ("a switch to %s was interrupted on its way back to %s (%s back in place%s)"
-                          % (self.version, previous_record.split("/")[0] or "the previous version",
-                             _names(unswapped) or "no file",
-                             ", the prepared %s gone" % _names(gone, key="src") if gone else ""))
+        if swapped:
+            return FORWARD, "a switch to %s was interrupted after swapping %s" % (self.version, _names(swapped))
+        if copies:
+            return FORWARD, "a switch to %s was interrupted after recording it" % self.version
         return FORWARD, "a switch to %s was interrupted while dropping its copies" % self.version
 
     def problems(self, check_mode=False, plan=None):
@@ -194,6 +210,20 @@ class MemberSwitch:
             found.append("no such user or group %s on the host" % error)
         return found
 
+    def read_marker(self):
+        """The marker's {target, previous, direction}, or None when it is not one."""
+        try:
+            marker = json.loads(_read(self.marker))
+        except ValueError:
+            return None
+        if not isinstance(marker, dict) or marker.get("direction") not in (TOWARDS_TARGET, WAY_BACK) \
+                or not all(isinstance(marker.get(key), str) for key in ("target", "previous")):
+            return None
+        return marker
+
+    def _write_marker(self, previous_record, direction):
+        self._write(self.marker, json.dumps(dict(target=self.version, previous=previous_record, direction=direction)))
+
     def previous_version(self):
         try:
             with open(self.version_file) as handle:
@@ -209,12 +239,12 @@ class MemberSwitch:
         ``plan`` FORWARD or BACK (``recovery()``) converges from an interrupted switch, whose copies are kept.
         """
         recovering = plan in (FORWARD, BACK)
-        previous_record = _read(self.marker) if recovering else self.previous_version()
+        previous_record = self.read_marker()["previous"] if recovering else self.previous_version()
         self.result["previous_version"] = previous_record.split("/")[0]
         if not recovering:
             # The marker first (and dropped last), then the copies for the way back, while the member still runs:
             # the outage is only stop to healthy.
-            self._write(self.marker, previous_record)
+            self._write_marker(previous_record, TOWARDS_TARGET)
             for item in self.files:
                 _copy_atomically(item["dest"], item["dest"] + PREVIOUS)
             self._pause("copied")
@@ -333,6 +363,8 @@ class MemberSwitch:
                                "too (rc %d: %s): the new files stay in place, their previous content in *%s. Look "
                                "at journalctl -u %s." % (self.version, reason, rc, answer, PREVIOUS, self.service),
                                False, self.result)
+        # From here a re-run finishes the way back, whatever the files say.
+        self._write_marker(previous_record, WAY_BACK)
         dropped = [item for item in self.files if not os.path.exists(item["dest"] + PREVIOUS)]
         if dropped:
             self.result.update(downtime=round(self.clock() - stopped_at, 3))

@@ -25,15 +25,16 @@ description:
     Everything that can fail without an outage is checked before the stop (prepared files present and on the live
     files' filesystem, live files present and not symlinked, owner and group known), and the copies for the way
     back are made then too. Any error after the stop takes the way back.
-  - A crash at any moment leaves every file whole (old or new), the version to go back to in
-    C(<data_dir>/version.txt.previous) and each live file's previous content in C(<dest>.previous). The next run
-    with the same options reads which side of the swap the crash was on and converges (RV(recovered)) - before
-    the swap (every live file equal to its copy, C(version.txt) unchanged) it switches normally; during or after
-    the swap (some live files equal to their prepared files, the others still prepared) it finishes forward,
-    skipping the check, with the way back if the new version is not healthy; on a way back that had begun (an
-    unswapped file's prepared file gone, or the files back but C(version.txt) new) it goes back and fails. What
-    it cannot decide (a live file equal to neither its copy nor its prepared file, C(version.txt) naming another
-    version, copies without C(version.txt.previous)) is refused, naming the files and the fix.
+  - A crash at any moment leaves every file whole (old or new), each live file's previous content in
+    C(<dest>.previous) and the marker C(<data_dir>/version.txt.previous) (JSON - the target version, the version to
+    go back to, and the direction, forward until the way back begins). The next run with the same options reads
+    which side of the swap the crash was on and converges (RV(recovered)) - before the swap (every live file equal
+    to its copy, C(version.txt) unchanged) it switches normally; during or after the swap (some live files equal to
+    their prepared files, or C(version.txt) new, the others still prepared) it finishes forward, skipping the
+    check, with the way back if the new version is not healthy; once the way back had begun it goes back and
+    fails. A file with the same content before and after decides nothing. What it cannot decide (a live file equal
+    to neither its copy nor its prepared file, C(version.txt) naming another version, a marker for another target,
+    copies without the marker) is refused, naming the files and the fix.
   - A single member (no cluster to carry the data) changes version with M(etcdops.etcd.etcd_migrate) instead.
 author:
   - etcdops maintainers (@etcdops)

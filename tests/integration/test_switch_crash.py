@@ -189,7 +189,8 @@ def test_a_switch_killed_at_any_moment_converges_on_the_next_run(host, point, ru
     host.kill_at(point)
     # the invariant at the kill: the marker names the version to go back to, every copy is whole, and etcd (outside
     # the killed session, as under systemd) runs or not as the switch left it
-    assert (host.data_dir / "version.txt.previous").read_text() == "%s/etcd3" % host.old
+    assert json.loads((host.data_dir / "version.txt.previous").read_text()) == dict(
+        target=host.new, previous="%s/etcd3" % host.old, direction="forward")
     assert Path(str(host.config) + ".previous").read_text().endswith("snapshot-count: 10000\n")
     assert host.etcd_running() == running
 

@@ -11,6 +11,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
+
 import pytest
 
 from ansible_collections.etcdops.etcd.plugins.module_utils.member_switch import (
@@ -241,11 +243,13 @@ def test_systemd_reads_the_new_unit_before_version_txt_names_the_new_version(mem
 
 # -- an interrupted switch: what the next run finds on disk and how it converges ------------------------------------
 
-def interrupted(member, marker="3.5.30/etcd3", copies=(), swapped=(), consumed=(), record="3.5.30/etcd3"):
-    """The disk as a killed switch to 3.6.16 leaves it: the marker, the ``copies`` made, the files ``swapped`` in,
-    the prepared files ``consumed`` (moved in, or gone with the way back), version.txt's ``record``."""
+def interrupted(member, marker="forward", copies=(), swapped=(), consumed=(), record="3.5.30/etcd3", target="3.6.16"):
+    """The disk as a killed switch from 3.5.30 to ``target`` leaves it: the marker and its direction (None: no
+    marker), the ``copies`` made, the files ``swapped`` in, the prepared files ``consumed`` (moved in, or gone with
+    the way back), version.txt's ``record``."""
     if marker is not None:
-        (member / "data" / "version.txt.previous").write_text(marker)
+        (member / "data" / "version.txt.previous").write_text(json.dumps(
+            dict(target=target, previous="3.5.30/etcd3", direction=marker)))
     for name in copies:
         (member / (name + ".previous")).write_text((member / name).read_text())
     for name in swapped:
@@ -269,8 +273,12 @@ BOTH = ("etcd.conf.yml", "etcd.service")
     (dict(copies=BOTH, swapped=BOTH, record="3.6.16/etcd3"), FORWARD, "after swapping"),  # prepared again by the role
     (dict(copies=BOTH[1:], swapped=BOTH, consumed=BOTH, record="3.6.16/etcd3"), FORWARD, "after swapping {unit}"),
     (dict(swapped=BOTH, consumed=BOTH, record="3.6.16/etcd3"), FORWARD, "while dropping its copies"),
-    (dict(copies=BOTH, swapped=BOTH[1:], consumed=BOTH, record="3.6.16/etcd3"), BACK, "way back to 3.5.30"),
-    (dict(copies=BOTH, consumed=BOTH, record="3.6.16/etcd3"), BACK, "way back to 3.5.30"),
+    (dict(copies=BOTH, swapped=BOTH[1:], consumed=BOTH, record="3.6.16/etcd3", marker="back"), BACK,
+     "way back to 3.5.30"),
+    (dict(copies=BOTH, consumed=BOTH, record="3.6.16/etcd3", marker="back"), BACK, "way back to 3.5.30"),
+    (dict(copies=BOTH, marker="back"), BACK, "way back to 3.5.30"),  # killed as the way back began
+    # Both files the same before and after the switch (their prepared files moved in): forward, never back.
+    (dict(copies=BOTH, consumed=BOTH, record="3.6.16/etcd3"), FORWARD, "after recording it"),
 ])
 def test_the_next_run_reads_which_side_of_the_swap_the_kill_was_on(member, state, plan, named):
     interrupted(member, **state)
@@ -278,6 +286,25 @@ def test_the_next_run_reads_which_side_of_the_swap_the_kill_was_on(member, state
 
     assert found_plan == plan
     assert named.format(conf=member / "etcd.conf.yml", unit=member / "etcd.service") in found
+
+
+def test_a_configuration_the_same_on_both_sides_decides_nothing_once_the_new_version_ran(member):
+    """A patch hop often changes the unit only: after the start, the configuration equals its copy and its prepared
+    file is gone; the new version may have opened the data, so the re-run goes forward, not back."""
+    (member / "etcd.conf.yml.next").write_text("old config")
+    interrupted(member, copies=BOTH, swapped=BOTH, consumed=BOTH, record="3.6.16/etcd3")
+    plan, found = switch_for(member, Host(member)).recovery()
+    assert plan == FORWARD and str(member / "etcd.service") in found
+
+
+def test_an_interrupted_switch_to_another_version_is_refused_not_finished_as_this_one(member):
+    interrupted(member, copies=BOTH, swapped=BOTH, consumed=BOTH, target="3.6.15")
+    plan, found = switch_for(member, Host(member)).recovery()
+    assert plan == REFUSE and "a switch to 3.6.15 was interrupted, not one to 3.6.16" in found
+
+    (member / "data" / "version.txt.previous").write_text("3.5.30/etcd3")  # not a marker this module writes
+    plan, found = switch_for(member, Host(member)).recovery()
+    assert plan == REFUSE and "is not a switch's marker" in found
 
 
 def test_what_cannot_be_decided_stays_refused_naming_the_files(member):
@@ -325,7 +352,7 @@ def test_forward_that_fails_goes_back_to_the_version_the_marker_kept(member):
 
 
 def test_back_finishes_the_way_back_and_says_why(member):
-    interrupted(member, copies=BOTH, swapped=BOTH[1:], consumed=BOTH, record="3.6.16/etcd3")
+    interrupted(member, copies=BOTH, swapped=BOTH[1:], consumed=BOTH, record="3.6.16/etcd3", marker="back")
     host = Host(member)
     switch = switch_for(member, host)
     with pytest.raises(SwitchFailed) as failed:
