@@ -7,6 +7,7 @@ import os
 import shutil
 import stat
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -61,9 +62,20 @@ def build_data_dir(version, data_dir, log_dir, keys=20, record_version=True):
     with running_etcd(version, data_dir, log_dir) as member:
         marks = write_sample_data(member, keys)
         state = read_state(member, marks)
+        if semver.Version.parse(version).match(">=3.6.0"):
+            wait_for_storage_version(member)
     if record_version:
         (Path(data_dir) / "version.txt").write_text("%s/etcd3" % version)
     return marks, state
+
+
+def wait_for_storage_version(member, timeout=60):
+    """3.6+ writes its storage version into the db on its own schedule after the cluster version is set: a data dir
+    stopped before that lacks the mark detection reads (seen on a busy machine). Wait until the member reports it."""
+    deadline = time.monotonic() + timeout
+    while not member.status().get("storageVersion"):
+        assert time.monotonic() < deadline, "etcd %s reported no storage version within %ss" % (member, timeout)
+        time.sleep(0.1)
 
 
 def state_on(version, data_dir, log_dir, marks):
