@@ -64,6 +64,7 @@ import pwd
 import shutil
 import time
 
+from ansible_collections.etcdops.etcd.plugins.module_utils.datadir import SWITCH_MARKER, VERSION_FILE
 from ansible_collections.etcdops.etcd.plugins.module_utils.etcd_process import clean_environment
 
 PREVIOUS = ".previous"
@@ -115,8 +116,8 @@ class MemberSwitch:
                  sleep=time.sleep, systemctl="systemctl", journalctl="journalctl"):
         self.run = run
         self.service = service
-        self.version_file = os.path.join(data_dir, "version.txt")
-        self.marker = self.version_file + PREVIOUS
+        self.version_file = os.path.join(data_dir, VERSION_FILE)
+        self.marker = os.path.join(data_dir, SWITCH_MARKER)
         self.version = version
         self.files = files
         self.access = access
