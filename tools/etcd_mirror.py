@@ -23,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import etcd_binaries  # noqa: E402  (the one place that knows the cache)
 
-ARCH = "amd64"  # the cache holds binaries for this machine's arch only
+ARCH = "amd64"  # this machine's arch: the cache's own; other arches come from the cross-built cache
 
 
 def archive_bytes(version, source_dir, arch):
@@ -49,8 +49,8 @@ def archive_bytes(version, source_dir, arch):
 
 
 def build(out_dir, versions=None, arch=ARCH):
-    """Write the mirror tree for the cached versions (all by default); returns them."""
-    root = etcd_binaries.cache_root()
+    """Write the mirror tree for the cached versions of ``arch`` (all by default); returns them."""
+    root = etcd_binaries.cache_root() if arch == ARCH else etcd_binaries.cross_root(arch)
     versions = sorted(versions or etcd_binaries.load_manifest(root)["versions"])
     for version in versions:
         release = Path(out_dir) / f"v{version}"
@@ -83,13 +83,15 @@ def main(argv=None):
     build_cmd = sub.add_parser("build", help="lay the cache out as etcd releases")
     build_cmd.add_argument("out_dir")
     build_cmd.add_argument("versions", nargs="*", help="versions to lay out (default: every cached one)")
+    build_cmd.add_argument("--arch", default=ARCH, choices=[ARCH, *sorted(etcd_binaries.CROSS_ARCHES)],
+                           help="whose binaries (other arches: `etcd_binaries.py --cross` first)")
     serve_cmd = sub.add_parser("serve", help="serve a mirror tree over HTTP")
     serve_cmd.add_argument("out_dir")
     serve_cmd.add_argument("--address", default="127.0.0.1")
     serve_cmd.add_argument("--port-file", required=True)
     args = parser.parse_args(argv)
     if args.command == "build":
-        for version in build(args.out_dir, args.versions):
+        for version in build(args.out_dir, args.versions, args.arch):
             print(f"v{version}")
     else:
         serve(args.out_dir, args.address, args.port_file)

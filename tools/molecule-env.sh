@@ -9,7 +9,10 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cache="$root/.cache"
 export CONTAINERS_CONF="$cache/podman/containers.conf"
-image=localhost/etcdops-base:bookworm-1  # bump when the package list below changes
+image_base=localhost/etcdops-base
+image_rev=1  # bump when the package list below changes
+suites=(bullseye bookworm trixie)
+image=$image_base:bookworm-$image_rev
 network=etcdops-test
 mirror=etcdops-mirror
 mirror_versions=(3.4.23 $(cd "$root/tools" && "$root/.venv/bin/python" -c \
@@ -28,16 +31,24 @@ default_ulimits = ["nofile=20000:20000","nproc=32768:32768"]
 runtime = "runc"
 CONF
 
-if ! podman image exists "$image"; then
-    uri=$(sed -n 's/^URIs: *\([^ ]*\/debian\)$/\1/p' /etc/apt/sources.list.d/*.sources 2>/dev/null | head -1)
-    [ -n "$uri" ] || uri=$(awk '$1 == "deb" && $2 ~ /\/debian$/ {print $2; exit}' /etc/apt/sources.list)
+# The managed hosts' Debian releases (Python 3.9, 3.11, 3.13): the scenarios' hosts run on bookworm, the cluster
+# scenario's three members one on each. Missing ones are built side by side.
+uri=$(sed -n 's/^URIs: *\([^ ]*\/debian\)$/\1/p' /etc/apt/sources.list.d/*.sources 2>/dev/null | head -1)
+[ -n "$uri" ] || uri=$(awk '$1 == "deb" && $2 ~ /\/debian$/ {print $2; exit}' /etc/apt/sources.list)
+build_image() {
+    local suite=$1 rootfs
     rootfs=$(mktemp -d)
     debootstrap --variant=minbase \
         --include=systemd,systemd-sysv,dbus,python3,python3-semver,python3-apt,iproute2,procps,ca-certificates,curl \
-        bookworm "$rootfs" "$uri" >"$cache/podman/debootstrap.log"
-    tar -C "$rootfs" -c . | podman import --change 'CMD ["/sbin/init"]' - "$image" >/dev/null
+        "$suite" "$rootfs" "$uri" >"$cache/podman/debootstrap-$suite.log" 2>&1
+    tar -C "$rootfs" -c . | podman import --quiet --change 'CMD ["/sbin/init"]' - "$image_base:$suite-$image_rev" >/dev/null
     rm -rf "$rootfs"
-fi
+}
+builds=()
+for suite in "${suites[@]}"; do
+    podman image exists "$image_base:$suite-$image_rev" || { build_image "$suite" & builds+=($!); }
+done
+for pid in "${builds[@]}"; do wait "$pid"; done
 
 podman network exists "$network" || podman network create --internal "$network" >/dev/null
 
@@ -47,7 +58,7 @@ podman rm -f "$mirror" >/dev/null 2>&1 || true
 podman run -d --name "$mirror" --network "$network" -v "$cache/mirror:/srv:ro" "$image" \
     python3 -m http.server 8080 --directory /srv >/dev/null
 
-"$root/.venv/bin/python" "$root/tools/wheel_collections.py" "$cache/collections" containers.podman community.crypto
+"$root/.venv/bin/python" "$root/tools/wheel_collections.py" "$cache/collections" containers.podman community.crypto ansible.posix
 # The controller reaches the mirror too (the controller-cache mode downloads there): use its address.
 mirror_ip=$(podman inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$mirror")
 versions=(${mirror_versions[@]})
@@ -60,4 +71,4 @@ export ETCDOPS_START_VERSION=${versions[0]}
 export ETCDOPS_CLUSTER_VERSION=${versions[2]}
 export ETCDOPS_TARGET_VERSION=${versions[3]}
 ENV
-echo "molecule environment ready: image $image, network $network, mirror http://$mirror_ip:8080 (${versions[*]})"
+echo "molecule environment ready: images ${suites[*]/#/$image_base:} (-$image_rev), network $network, mirror http://$mirror_ip:8080 (${versions[*]})"

@@ -51,13 +51,8 @@ def data_dir_from(written_by, tmp_path):
     return copy
 
 
-@pytest.fixture(scope="session")
-def release_mirror(tmp_path_factory):
-    """The cache's 3.4.23 and 3.5.35 in etcd's release layout, served on a free loopback port; stopped by PID."""
-    versions = [etcd_version(v) for v in MIRRORED]
-    tree = tmp_path_factory.mktemp("mirror")
-    subprocess.run([sys.executable, str(ROOT / "tools" / "etcd_mirror.py"), "build", str(tree)] + versions,
-                   check=True, capture_output=True)
+def served_mirror(tree):
+    """Serve a mirror tree on a free loopback port: yields its URL, stops the server by PID."""
     port_file = tree / "port"
     server = subprocess.Popen([sys.executable, str(ROOT / "tools" / "etcd_mirror.py"), "serve", str(tree),
                                "--port-file", str(port_file)])
@@ -70,3 +65,16 @@ def release_mirror(tmp_path_factory):
     finally:
         os.kill(server.pid, signal.SIGTERM)
         server.wait(10)
+
+
+def build_mirror(tree, versions, arch="amd64"):
+    subprocess.run([sys.executable, str(ROOT / "tools" / "etcd_mirror.py"), "build", "--arch", arch, str(tree)]
+                   + list(versions), check=True, capture_output=True)
+
+
+@pytest.fixture(scope="session")
+def release_mirror(tmp_path_factory):
+    """The cache's 3.4.23 and 3.5.35 in etcd's release layout, served on a free loopback port."""
+    tree = tmp_path_factory.mktemp("mirror")
+    build_mirror(tree, [etcd_version(v) for v in MIRRORED])
+    yield from served_mirror(tree)

@@ -7,6 +7,10 @@ import sys
 import urllib.request
 from pathlib import Path
 
+import pytest
+
+import etcd_binaries
+from conftest import build_mirror, served_mirror
 from etcd_sample import free_port
 from helpers import ROOT
 
@@ -100,3 +104,51 @@ def test_a_cached_checksum_list_without_the_archive_fails_naming_the_file(tmp_pa
     assert result.returncode != 0
     assert "etcd-v3.5.35-SHA256SUMS has no line for etcd-v3.5.35-linux-amd64.tar.gz" in result.stdout
     assert not (tmp_path / "opt" / "3.5.35").exists()
+
+
+# etcd's arch -> (Ansible's architecture fact on such a host, ELF e_machine of its binaries)
+OTHER_ARCHES = {"arm64": ("aarch64", 183), "ppc64le": ("ppc64le", 21), "s390x": ("s390x", 22)}
+CROSS_VERSIONS = [s["version"] for s in etcd_binaries.SOURCES if s["kind"] == "go"]
+
+
+@pytest.fixture(scope="module")
+def every_arch_mirror(tmp_path_factory):
+    """The Go-built versions cross-built for every other arch (cached), laid out as etcd's releases, served."""
+    subprocess.run([sys.executable, str(ROOT / "tools" / "etcd_binaries.py"), "--cross"], check=True,
+                   capture_output=True, timeout=3600)
+    tree = tmp_path_factory.mktemp("every-arch-mirror")
+    for arch in OTHER_ARCHES:
+        build_mirror(tree, CROSS_VERSIONS, arch)
+    yield from served_mirror(tree)
+
+
+def elf_machine(path):
+    with open(path, "rb") as handle:
+        header = handle.read(20)
+    assert header[:4] == b"\x7fELF", "%s is not an ELF file" % path
+    return int.from_bytes(header[18:20], "little" if header[5] == 1 else "big")  # s390x is big-endian
+
+
+@pytest.mark.parametrize("arch", sorted(OTHER_ARCHES))
+def test_another_arch_installs_its_own_build_and_each_binary_runs_there(tmp_path, every_arch_mirror, arch):
+    """The arch fact of an arm64/ppc64le/s390x host picks that arch's archives; qemu-user runs what was installed."""
+    fact, machine = OTHER_ARCHES[arch]
+    newest = CROSS_VERSIONS[-1]
+    result = run_role(tmp_path, every_arch_mirror, etcd_binaries_version=newest, etcd_binaries_versions=CROSS_VERSIONS,
+                      ansible_facts={"architecture": fact})
+    assert result.returncode == 0, result.stdout[-3000:]
+    qemu = etcd_binaries.qemu_runner(arch)
+    for version in CROSS_VERSIONS:
+        installed = tmp_path / "opt" / version
+        for name in etcd_binaries.BINARIES:
+            assert elf_machine(installed / name) == machine, "%s/%s is not a %s build" % (version, name, arch)
+        report = subprocess.run([*qemu, str(installed / "etcd"), "--version"], capture_output=True, text=True,
+                                check=True, timeout=120).stdout
+        assert "etcd Version: %s\n" % version in report and "Go OS/Arch: linux/%s" % arch in report, report
+        tools = [subprocess.run([*qemu, str(installed / name), "version"], capture_output=True, text=True,
+                                check=True, timeout=120).stdout for name in ("etcdctl", "etcdutl")]
+        assert all("version: %s\n" % version in out for out in tools), tools  # "etcdctl version: 3.6.16"
+    assert os.readlink(tmp_path / "bin" / "etcd") == str(tmp_path / "opt" / newest / "etcd")
+    # The archives came from the arch's own names in the mirror, checked against the release's SHA256SUMS.
+    cached = sorted(p.name for p in (tmp_path / "cache").glob("*.tar.gz"))
+    assert cached == sorted("etcd-v%s-linux-%s.tar.gz" % (v, arch) for v in CROSS_VERSIONS)
