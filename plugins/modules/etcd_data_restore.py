@@ -108,7 +108,7 @@ EXAMPLES = r"""
   etcdops.etcd.etcd_data_restore:
     state: prepared
     data_dir: /var/lib/etcd
-    snapshot: /var/tmp/etcd-3.5.30-20261129T200000Z.db
+    snapshot: /var/lib/etcdops/snapshots/etcd-3.5.30-20261129T200000Z.db
     version: 3.5.30
     bin_dir: /opt/etcd
     name: etcd-1
@@ -129,7 +129,7 @@ EXAMPLES = r"""
   etcdops.etcd.etcd_data_restore:
     state: swapped
     data_dir: /var/lib/etcd
-    snapshot: /var/tmp/etcd-3.5.30-20261129T200000Z.db
+    snapshot: /var/lib/etcdops/snapshots/etcd-3.5.30-20261129T200000Z.db
     version: 3.5.30
     bin_dir: /opt/etcd
     name: etcd-1

@@ -101,7 +101,7 @@ EXAMPLES = r"""
 
 - name: Save a snapshot as etcd's root user
   etcdops.etcd.etcdctl:
-    argv: [snapshot, save, /var/tmp/etcd.db]
+    argv: [snapshot, save, /var/lib/etcdops/snapshots/etcd.db]
     user: root
     password: "{{ etcd_root_password }}"
 

@@ -9,6 +9,7 @@ data dir must then serve the snapshot's keys, and the original data must be kept
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -33,8 +34,8 @@ def original(tmp_path_factory):
     """(version, pristine data dir, marks, state at the snapshot, state at the end, snapshot, peer URL)."""
     version = etcd_version("3.5")
     base = tmp_path_factory.mktemp("restore-original")
-    # A name of its own: restore.yml copies the snapshot to the member's /var/tmp under it, and another test run on
-    # this machine must not find or remove this one's copy.
+    # A name of its own: restore.yml copies the snapshot to the member's snapshot directory under it, and another
+    # test run on this machine must not find or remove this one's copy.
     data, snapshot = base / "data", base / ("etcd-%s-snapshot-%s.db" % (version, uuid.uuid4().hex[:12]))
     with running_etcd(version, data, base) as member:
         marks = write_sample_data(member)
@@ -220,9 +221,11 @@ def restore_playbook(original, data_dir, tmp_path):
         "name": "default", "data-dir": str(data_dir), "initial-advertise-peer-urls": original["peer"],
         "initial-cluster": "default=%s" % original["peer"], "initial-cluster-token": "restored"}))
     inventory = tmp_path / "inventory.ini"
+    member_dir = tmp_path / "member-snapshots"
     inventory.write_text("[etcd]\nlocalhost ansible_connection=local ansible_python_interpreter=%s etcd_config_dir=%s "
-                         "etcd_bin_dir=%s etcd_user=root etcd_group=root\n" % (sys.executable, config_dir, BIN_ROOT))
-    member_copy = Path("/var/tmp") / original["snapshot"].name
+                         "etcd_bin_dir=%s etcd_user=root etcd_group=root etcd_backup_member_dir=%s\n"
+                         % (sys.executable, config_dir, BIN_ROOT, member_dir))
+    member_copy = member_dir / original["snapshot"].name
     try:
         run = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory),
                               str(ROOT / "playbooks" / "restore.yml"), "-e", "ansible_become=false",
@@ -242,6 +245,8 @@ def test_restore_yml_states_the_plan_and_resumes_a_killed_swap(original, tmp_pat
     rc, out = restore_playbook(original, data_dir, tmp_path)
     assert rc != 0 and "serves no request" in out and "run again with -e etcd_restore_confirm=true" in out, out
     assert "%s.before-restore-" % data_dir in out and "A killed restore" not in out
+    # The member's copy of the snapshot went to a directory only root can enter (not a shared one like /var/tmp).
+    assert stat.S_IMODE((tmp_path / "member-snapshots").stat().st_mode) == 0o700
     assert os.listdir(data_dir.parent) == ["data"] and tree_digest(data_dir) == original["digest"]
     killed_at(restore_params(original, data_dir), ["prepared", "swapped"], tmp_path, "renamed aside")
     rc, out = restore_playbook(original, data_dir, tmp_path)
