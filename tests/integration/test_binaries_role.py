@@ -114,8 +114,9 @@ CROSS_VERSIONS = [s["version"] for s in etcd_binaries.SOURCES if s["kind"] == "g
 @pytest.fixture(scope="module")
 def every_arch_mirror(tmp_path_factory):
     """The Go-built versions cross-built for every other arch (cached), laid out as etcd's releases, served."""
-    subprocess.run([sys.executable, str(ROOT / "tools" / "etcd_binaries.py"), "--cross"], check=True,
-                   capture_output=True, timeout=3600)
+    built = subprocess.run([sys.executable, str(ROOT / "tools" / "etcd_binaries.py"), "--cross"], capture_output=True,
+                           text=True, check=False, timeout=3600)
+    assert built.returncode == 0, "cross-building failed:\n%s%s" % (built.stdout[-3000:], built.stderr[-3000:])
     tree = tmp_path_factory.mktemp("every-arch-mirror")
     for arch in OTHER_ARCHES:
         build_mirror(tree, CROSS_VERSIONS, arch)
