@@ -285,11 +285,17 @@ def qemu_runner(arch):
     return (str(cache_root() / "qemu" / f"qemu-{CROSS_ARCHES[arch]}-static"),)
 
 
+def runs(qemu):
+    """Whether a cached qemu-user binary is there and whole: it answers --version."""
+    return qemu.is_file() and subprocess.run([str(qemu), "--version"], capture_output=True, check=False,
+                                             timeout=30).returncode == 0
+
+
 def fetch_qemu(staging):
     """Debian's static qemu-user binaries for the cross arches, into <cache>/qemu (nothing installed system-wide)."""
     target = cache_root() / "qemu"
     wanted = [Path(qemu_runner(arch)[0]).name for arch in CROSS_ARCHES]
-    if all((target / name).is_file() for name in wanted):
+    if all(runs(target / name) for name in wanted):
         return
     workdir = Path(tempfile.mkdtemp(prefix="apt-", dir=staging))
     env = private_apt(workdir, [QEMU_SUITE])

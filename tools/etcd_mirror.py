@@ -52,6 +52,10 @@ def build(out_dir, versions=None, arch=ARCH):
     """Write the mirror tree for the cached versions of ``arch`` (all by default); returns them."""
     root = etcd_binaries.cache_root() if arch == ARCH else etcd_binaries.cross_root(arch)
     versions = sorted(versions or etcd_binaries.load_manifest(root)["versions"])
+    missing = [v for v in versions if not (root / v / "etcd").is_file()]
+    if not versions or missing:
+        fix = "make etcd-binaries" if arch == ARCH else "python tools/etcd_binaries.py --cross " + arch
+        raise SystemExit(f"no {arch} etcd {', '.join(missing) or '(none cached)'} in {root}: run `{fix}` first")
     for version in versions:
         release = Path(out_dir) / f"v{version}"
         release.mkdir(parents=True, exist_ok=True)

@@ -35,20 +35,22 @@ CONF
 # scenario's three members one on each. Missing ones are built side by side.
 uri=$(sed -n 's/^URIs: *\([^ ]*\/debian\)$/\1/p' /etc/apt/sources.list.d/*.sources 2>/dev/null | head -1)
 [ -n "$uri" ] || uri=$(awk '$1 == "deb" && $2 ~ /\/debian$/ {print $2; exit}' /etc/apt/sources.list)
-build_image() {
+build_image() {  # in a subshell of its own: its trap removes the root fs however it ends
     local suite=$1 rootfs
     rootfs=$(mktemp -d)
+    trap "rm -rf '$rootfs'" EXIT  # expanded now: the local is gone when the subshell exits
     debootstrap --variant=minbase \
         --include=systemd,systemd-sysv,dbus,python3,python3-semver,python3-apt,iproute2,procps,ca-certificates,curl \
         "$suite" "$rootfs" "$uri" >"$cache/podman/debootstrap-$suite.log" 2>&1
     tar -C "$rootfs" -c . | podman import --quiet --change 'CMD ["/sbin/init"]' - "$image_base:$suite-$image_rev" >/dev/null
-    rm -rf "$rootfs"
 }
 builds=()
 for suite in "${suites[@]}"; do
     podman image exists "$image_base:$suite-$image_rev" || { build_image "$suite" & builds+=($!); }
 done
-for pid in "${builds[@]}"; do wait "$pid"; done
+failed=0
+for pid in "${builds[@]}"; do wait "$pid" || failed=1; done
+[ "$failed" = 0 ] || { echo "debootstrap failed: see $cache/podman/debootstrap-*.log" >&2; exit 1; }
 
 podman network exists "$network" || podman network create --internal "$network" >/dev/null
 

@@ -12,7 +12,7 @@ import pytest
 import etcd_binaries
 from conftest import build_mirror, served_mirror
 from etcd_sample import free_port
-from helpers import ROOT
+from helpers import IN_CI, ROOT
 
 PLAYBOOK = """
 - hosts: localhost
@@ -116,7 +116,12 @@ def every_arch_mirror(tmp_path_factory):
     """The Go-built versions cross-built for every other arch (cached), laid out as etcd's releases, served."""
     built = subprocess.run([sys.executable, str(ROOT / "tools" / "etcd_binaries.py"), "--cross"], capture_output=True,
                            text=True, check=False, timeout=3600)
-    assert built.returncode == 0, "cross-building failed:\n%s%s" % (built.stdout[-3000:], built.stderr[-3000:])
+    if built.returncode != 0:
+        message = "cross-building failed (Go, the module proxy or the apt mirror):\n%s%s" % (
+            built.stdout[-3000:], built.stderr[-3000:])
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip("SKIPPED LOUDLY: " + message)
     tree = tmp_path_factory.mktemp("every-arch-mirror")
     for arch in OTHER_ARCHES:
         build_mirror(tree, CROSS_VERSIONS, arch)

@@ -246,7 +246,8 @@ def test_restore_yml_states_the_plan_and_resumes_a_killed_swap(original, tmp_pat
     assert rc != 0 and "serves no request" in out and "run again with -e etcd_restore_confirm=true" in out, out
     assert "%s.before-restore-" % data_dir in out and "A killed restore" not in out
     # The member's copy of the snapshot went to a directory only root can enter (not a shared one like /var/tmp).
-    assert stat.S_IMODE((tmp_path / "member-snapshots").stat().st_mode) == 0o700
+    member_dir = (tmp_path / "member-snapshots").stat()
+    assert stat.S_IMODE(member_dir.st_mode) == 0o700 and member_dir.st_uid == 0
     assert os.listdir(data_dir.parent) == ["data"] and tree_digest(data_dir) == original["digest"]
     killed_at(restore_params(original, data_dir), ["prepared", "swapped"], tmp_path, "renamed aside")
     rc, out = restore_playbook(original, data_dir, tmp_path)

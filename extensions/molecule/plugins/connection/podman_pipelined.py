@@ -8,28 +8,47 @@ DOCUMENTATION = """
     short_description: containers.podman.podman with pipelining
     description:
       - Runs commands in an existing podman container; with pipelining, the module goes on stdin.
+    # The options of containers.podman.podman (1.18.0), as they are.
     options:
       remote_addr:
-        description: The container.
+        description:
+          - The ID of the container you want to access.
         default: inventory_hostname
         vars:
           - name: ansible_host
           - name: inventory_hostname
           - name: ansible_podman_host
       remote_user:
-        description: The user in the container.
+        description:
+            - User specified via name or UID which is used to execute commands inside the container. If you
+              specify the user via UID, you must set C(ANSIBLE_REMOTE_TMP) to a path that exits
+               inside the container and is writable by Ansible.
+        ini:
+          - section: defaults
+            key: remote_user
+        env:
+          - name: ANSIBLE_REMOTE_USER
         vars:
           - name: ansible_user
       podman_extra_args:
-        description: Extra arguments to podman.
+        description:
+          - Extra arguments to pass to the podman command line.
         default: ''
+        ini:
+          - section: defaults
+            key: podman_extra_args
         vars:
           - name: ansible_podman_extra_args
+        env:
+          - name: ANSIBLE_PODMAN_EXTRA_ARGS
       podman_executable:
-        description: The podman command.
+        description:
+          - Executable for podman command.
         default: podman
         vars:
           - name: ansible_podman_executable
+        env:
+          - name: ANSIBLE_PODMAN_EXECUTABLE
 """
 
 from ansible_collections.containers.podman.plugins.connection.podman import Connection as PodmanConnection
