@@ -11,9 +11,11 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import errno
+import glob
 import os
 import re
 import shutil
+import stat
 import tempfile
 import time
 
@@ -257,11 +259,8 @@ def _migrate_locked(data_dir, opts, goal, etcd, check_mode, say, result):
         result["backup"], result["removed_backups"] = backups.create(str(source.version), opts.backups_to_keep)
         say("backup of %s in %s" % (data_dir.path, result["backup"]))
     work_dir = data_dir.work_dir() if data_steps else None
-    log_dir = os.path.join(tempfile.gettempdir(), "etcd-migrate-%s.logs" % backups.path_hash)
-    shutil.rmtree(log_dir, ignore_errors=True)
+    log_dir = _new_log_dir(backups.path_hash) if data_steps else None
     try:
-        if data_steps:
-            os.mkdir(log_dir, 0o700)
         runner = StepRunner(data_dir, etcd, work_dir, opts, log_dir)
         for step in plan.steps:
             started = time.monotonic()
@@ -280,7 +279,8 @@ def _migrate_locked(data_dir, opts, goal, etcd, check_mode, say, result):
         # A step that failed without a backup keeps its marker, and its scratch copies for the operator.
         if work_dir and not os.path.exists(data_dir.file(INFLIGHT_FILE)):
             shutil.rmtree(work_dir, ignore_errors=True)
-        shutil.rmtree(log_dir, ignore_errors=True)
+        if log_dir:
+            shutil.rmtree(log_dir, ignore_errors=True)
     if data_dir.write_version(*goal):
         result["changed"] = True
     if data_dir.ensure_mode(mode):
@@ -311,6 +311,19 @@ def _cluster_member_plan(data_dir, source, goal, available):
                                 available)
     except MigrationError as exc:
         raise MigrationError("%s (members %s): %s" % (data_dir.path, names, exc))
+
+
+def _new_log_dir(path_hash):
+    """The directory for etcd's logs of the temporary members, in the temp dir (not on a data disk that may be full).
+
+    mkdtemp: 0700 under a name no other user can take first in the shared temp dir.  A killed run's directory for
+    the same data dir is removed first, if this user owns it (a link or another user's entry is left alone).
+    """
+    for old in glob.glob(os.path.join(tempfile.gettempdir(), "etcd-migrate-%s-*.logs" % path_hash)):
+        info = os.lstat(old)
+        if stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid():
+            shutil.rmtree(old, ignore_errors=True)
+    return tempfile.mkdtemp(prefix="etcd-migrate-%s-" % path_hash, suffix=".logs")
 
 
 def _logged_disk_full(log_dir):

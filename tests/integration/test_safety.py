@@ -10,6 +10,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -307,7 +308,20 @@ def test_leftovers_of_killed_runs_are_removed_and_only_this_data_dirs(data_dir_f
     operators.mkdir()
     someone_elses = backups / "other.0123456789.etcd-backup.20260101T000000000000Z.v3.4.23.partial"
     someone_elses.mkdir()
-    result = migrate(params(data_dir, etcd_version("3.5"), backup_dir=str(backups)))
+    # A killed run's directory of etcd logs in the shared temp dir, and a link under a name of that form.
+    path_hash = Backups(DataDir(str(data_dir)), str(backups)).path_hash
+    killed_logs = Path(tempfile.mkdtemp(prefix="etcd-migrate-%s-" % path_hash, suffix=".logs"))
+    (killed_logs / "etcd-3.5.35.log").write_text("from a killed run")
+    planted = Path(tempfile.gettempdir()) / ("etcd-migrate-%s-planted.logs" % path_hash)
+    planted.symlink_to(tmp_path)
+    try:
+        result = migrate(params(data_dir, etcd_version("3.5"), backup_dir=str(backups)))
+        assert not killed_logs.exists() and planted.is_symlink() and tmp_path.is_dir()
+        # This run's own directory is gone too: only the planted link is left.
+        assert [p.name for p in Path(tempfile.gettempdir()).glob("etcd-migrate-%s-*.logs" % path_hash)] == [planted.name]
+    finally:
+        planted.unlink()
+        shutil.rmtree(killed_logs, ignore_errors=True)
     removed = [w.split("removed ", 1)[1].split(", left")[0] for w in result["warnings"] if "left by a run" in w]
     assert sorted(removed) == sorted([str(data_dir / ".etcd-migrate-work"), str(data_dir / "version.txt.tmp.4242"),
                                       partial, deleting])
