@@ -67,6 +67,7 @@ def _annotate(hops, running):
         left, reached = parse_version(before), parse_version(hop["version"])
         hop["from"] = before
         hop["minor"] = "%d.%d" % minor(reached)
+        hop["together"] = False
         # 3.6 refuses custom v2 content; check it on each stopped 3.5 member with that member's etcdutl.
         refused = CUSTOM_V2_CONTENT_REFUSED.since
         hop["check_v2store"] = (minor(left) == (refused[0], refused[1] - 1) and minor(reached) == refused
@@ -127,16 +128,44 @@ def _v2_gates(hops, members, errors, warnings):
                     refresh = hops[0]["from"]
                     warnings.append("%s: %s; every member is restarted once on %s with snapshot-count 1 first"
                                     % (member["host"], blocker, refresh))
-    if any(crosses(AUTH_BLOCKS_ROLLING_INTO, parse_version(hop["from"]), parse_version(hop["version"]))
-           for hop in hops if hop["action"] == "upgrade"):
-        for member in members:
-            if member.get("auth_enabled"):
-                errors.append("%s: auth is enabled, and upstream does not support a rolling upgrade from 3.4 to 3.5 "
-                              "with auth on (3.5 changes the WAL format of auth entries): disable auth for the hop "
-                              "(etcdctl auth disable) or move the members offline with etcd_migrate" % member["host"])
     if refresh:
         hops.insert(0, {"version": refresh, "action": "snapshot", "from": refresh,
-                        "minor": "%d.%d" % minor(parse_version(refresh)), "check_v2store": False})
+                        "minor": "%d.%d" % minor(parse_version(refresh)), "check_v2store": False,
+                        "together": False})
+
+
+def _auth_hop(hops, members, settings, errors, warnings):
+    """3.4 -> 3.5 with auth on cannot roll: 3.5 hashes a new password before raft, and a 3.4 member applies that
+    entry as a user with an empty password (measured: the user's password then fails on every 3.4 member, for
+    good). With every member stopped before any starts on 3.5 no entry crosses versions: the hop is made together,
+    a whole-cluster outage of about one restart, when the operator allows it."""
+    with_auth = [member["host"] for member in members if member.get("auth_enabled")]
+    into = AUTH_BLOCKS_ROLLING_INTO.since
+    # Either way across: rolling a stopped hop back to 3.4 mixes the versions just the same.
+    crossing = [hop for hop in hops if hop["action"] in ("upgrade", "downgrade")
+                and min(minor(parse_version(hop["from"])), minor(parse_version(hop["version"]))) < into
+                <= max(minor(parse_version(hop["from"])), minor(parse_version(hop["version"])))]
+    if not with_auth or not crossing:
+        return
+    if not settings.get("cluster_restart_allowed"):
+        errors.append("%s: auth is enabled, and etcd does not support rolling from 3.4 to 3.5 with auth on (3.5 "
+                      "hashes passwords before raft: a user added or a password changed through a 3.5 member while "
+                      "3.4 members run gets another password on those). The way through with auth kept on: every "
+                      "member stopped, then all started on %s together, a cluster outage of about one restart: "
+                      "-e etcd_rolling_allow_cluster_restart=true (or disable auth for the hop: etcdctl auth disable)"
+                      % (", ".join(with_auth), crossing[0]["version"]))
+        return
+    forks = settings.get("forks")
+    if forks is not None and int(forks) < len(members):
+        errors.append("the hop to %s starts every member at once, and Ansible runs %s hosts at a time, fewer than the "
+                      "%d members (the first ones would wait for a quorum that is not started): run with --forks %d "
+                      "or more" % (crossing[0]["version"], forks, len(members), len(members)))
+        return
+    for hop in crossing:
+        hop["together"] = True
+        warnings.append("auth is enabled (%s): the hop to %s stops every member, then starts them all on it together: "
+                        "the cluster serves nothing from the first stop until a quorum runs %s (about one restart)"
+                        % (", ".join(with_auth), hop["version"], hop["version"]))
 
 
 def _root_gate(hops, members, settings, errors):
@@ -160,11 +189,14 @@ def rolling_preflight(members, target, available, settings=None):
     ``db_size``, ``free_bytes`` (free space where snapshots go),
     ``ready_for_next`` and ``auth_enabled`` (etcd_datadir_info's, read live).
     ``settings``: ``enable_v2``, ``extra_config`` and ``snapshot_count`` of the
-    server role, and ``root_password_given`` (etcd_root_password is not empty).
+    server role, ``root_password_given`` (etcd_root_password is not empty),
+    ``cluster_restart_allowed`` (a hop may stop every member at once) and
+    ``forks`` (hosts Ansible runs at once, for such a hop).
 
     Returns ``hops`` (each with ``version``, ``action`` (upgrade, downgrade, or
     snapshot: a restart with snapshot-count 1), ``from``, ``minor``,
-    ``check_v2store``, and the server role's ``snapshot_count`` and
+    ``check_v2store``, ``together`` (every member stopped, then all started:
+    3.4 -> 3.5 with auth on), and the server role's ``snapshot_count`` and
     ``rejected_settings`` (keys left out of the configuration) for it),
     ``order`` (hosts, the leader last), ``warnings``, ``dropped_settings``
     and ``errors`` (empty when the change may start).
@@ -192,6 +224,7 @@ def rolling_preflight(members, target, available, settings=None):
         _annotate(hops, [member["version"] for member in members])
         dropped = _dropped_on_the_way(hops, settings)
         _v2_gates(hops, members, errors, warnings)
+        _auth_hop(hops, members, settings, errors, warnings)
         _configure(hops, settings)
         _root_gate(hops, members, settings, errors)
     except MigrationError as exc:

@@ -180,3 +180,50 @@ def test_auth_on_without_the_root_password_names_what_needs_root_including_a_dow
     assert len(errors) == 1 and errors[0].startswith("m1, m2: auth is enabled")
     assert "downgrade validate/enable" in errors[0] and "etcd_root_password" in errors[0]
     assert rolling_preflight(auth_on, "3.6.16", OFFERED, {"root_password_given": True})["errors"] == []
+
+
+def test_auth_on_refuses_rolling_into_35_naming_the_together_hop_and_its_outage():
+    auth_on = members("3.4.23", m2={"auth_enabled": True})
+    result = rolling_preflight(auth_on, "3.7.3", OFFERED, {"root_password_given": True})
+    assert len(result["errors"]) == 1 and result["errors"][0].startswith("m2: auth is enabled")
+    for named in ("etcd_rolling_allow_cluster_restart=true", "outage", "3.5.35", "etcdctl auth disable"):
+        assert named in result["errors"][0]
+    assert not any(hop["together"] for hop in result["hops"])
+
+
+def test_auth_on_with_a_cluster_restart_allowed_makes_only_the_35_hop_together_and_says_so():
+    auth_on = members("3.4.23", m1={"auth_enabled": True}, m3={"auth_enabled": True})
+    result = rolling_preflight(auth_on, "3.7.3", OFFERED, {"root_password_given": True,
+                                                          "cluster_restart_allowed": True})
+    assert result["errors"] == []
+    assert [(hop["version"], hop["together"]) for hop in result["hops"]] == [
+        ("3.5.35", True), ("3.6.16", False), ("3.7.3", False)]
+    assert [w for w in result["warnings"] if w.startswith("auth is enabled (m1, m3): the hop to 3.5.35 stops every")]
+
+
+def test_auth_on_changes_nothing_for_hops_that_do_not_cross_into_35_nor_without_auth():
+    assert rolling_preflight(members("3.5.35", m1={"auth_enabled": True}), "3.7.3", OFFERED,
+                             {"root_password_given": True})["errors"] == []
+    resumed = members("3.4.23", m1={"version": "3.5.35", "auth_enabled": True})
+    together = rolling_preflight(resumed, "3.5.35", OFFERED, {"root_password_given": True,
+                                                              "cluster_restart_allowed": True})
+    assert [(hop["version"], hop["together"]) for hop in together["hops"]] == [("3.5.35", True)]
+    plain = rolling_preflight(members("3.4.23"), "3.6.16", OFFERED)
+    assert plain["errors"] == [] and not any(hop["together"] for hop in plain["hops"])
+
+
+def test_rolling_a_stopped_35_hop_back_to_34_with_auth_on_is_together_too():
+    half = members("3.4.23", m1={"version": "3.5.35", "auth_enabled": True})
+    back = rolling_preflight(half, "3.4.23", OFFERED, {"root_password_given": True})
+    assert len(back["errors"]) == 1 and "etcd_rolling_allow_cluster_restart" in back["errors"][0]
+    allowed = rolling_preflight(half, "3.4.23", OFFERED, {"root_password_given": True, "cluster_restart_allowed": True})
+    assert [(hop["action"], hop["version"], hop["together"]) for hop in allowed["hops"]] == [
+        ("downgrade", "3.4.23", True)]
+
+
+def test_a_together_hop_needs_as_many_forks_as_members():
+    auth_on = members("3.4.23", m1={"auth_enabled": True})
+    settings = {"root_password_given": True, "cluster_restart_allowed": True, "forks": 2}
+    errors = rolling_preflight(auth_on, "3.5.35", OFFERED, settings)["errors"]
+    assert len(errors) == 1 and "--forks 3" in errors[0]
+    assert rolling_preflight(auth_on, "3.5.35", OFFERED, dict(settings, forks=3))["errors"] == []
