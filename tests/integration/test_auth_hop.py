@@ -51,7 +51,7 @@ def auth_cluster_34(tmp_path):
 
 
 def test_a_user_added_through_a_35_member_gets_another_password_on_the_34_members(auth_cluster_34):
-    cluster, _ = auth_cluster_34
+    cluster = auth_cluster_34[0]
     v35 = etcd_version(">=3.5.26 <3.6.0")
     cluster.members["m2"].stop()
     on_35 = cluster.start("m2", v35)

@@ -193,8 +193,8 @@ def test_auth_on_refuses_rolling_into_35_naming_the_together_hop_and_its_outage(
 
 def test_auth_on_with_a_cluster_restart_allowed_makes_only_the_35_hop_together_and_says_so():
     auth_on = members("3.4.23", m1={"auth_enabled": True}, m3={"auth_enabled": True})
-    result = rolling_preflight(auth_on, "3.7.3", OFFERED, {"root_password_given": True,
-                                                          "cluster_restart_allowed": True})
+    settings = {"root_password_given": True, "cluster_restart_allowed": True}
+    result = rolling_preflight(auth_on, "3.7.3", OFFERED, settings)
     assert result["errors"] == []
     assert [(hop["version"], hop["together"]) for hop in result["hops"]] == [
         ("3.5.35", True), ("3.6.16", False), ("3.7.3", False)]
