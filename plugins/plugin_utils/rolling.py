@@ -234,3 +234,29 @@ def rolling_preflight(members, target, available, settings=None):
     order = ([m["host"] for m in members if m.get("id") != leader] +
              [m["host"] for m in members if m.get("id") == leader])
     return {"hops": hops, "order": order, "warnings": warnings, "dropped_settings": dropped, "errors": errors}
+
+
+def rolling_summary(members):
+    """One entry per cluster from what each member of a rolling run noted (the rolling role's facts).
+
+    ``members``: each member's variables (hostvars) that planned: its name
+    ``inventory_hostname``, ``etcd_rolling_plan`` (its cluster's pre-flight
+    result, with ``cluster``), and what it noted: ``etcd_rolling_stages``,
+    ``etcd_rolling_downtime``, ``etcd_rolling_snapshots`` and
+    ``etcd_rolling_done`` (it went through every hop).  A cluster is
+    ``refused`` when its plan had errors, ``done`` when every member went
+    through, else ``failed`` (the members not through are named).
+    """
+    clusters = {}
+    for member in sorted(members, key=lambda m: m["inventory_hostname"]):
+        plan = member["etcd_rolling_plan"]
+        entry = clusters.setdefault(plan["cluster"], {
+            "planned": ["%s %s" % (hop["action"], hop["version"]) for hop in plan["hops"]],
+            "errors": list(plan["errors"]), "stages": [], "downtime": [], "snapshots": [], "not_through": []})
+        for noted in ("stages", "downtime", "snapshots"):
+            entry[noted].extend(member.get("etcd_rolling_" + noted) or [])
+        if not member.get("etcd_rolling_done"):
+            entry["not_through"].append(member["inventory_hostname"])
+    for entry in clusters.values():
+        entry["result"] = "refused" if entry["errors"] else "failed" if entry["not_through"] else "done"
+    return clusters

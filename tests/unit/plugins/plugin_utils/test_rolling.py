@@ -2,7 +2,8 @@
 
 import pytest
 
-from ansible_collections.etcdops.etcd.plugins.plugin_utils.rolling import plan_hops, rejected_settings, rolling_preflight
+from ansible_collections.etcdops.etcd.plugins.plugin_utils.rolling import (
+    plan_hops, rejected_settings, rolling_preflight, rolling_summary)
 from ansible_collections.etcdops.etcd.plugins.module_utils.versions import MigrationError
 
 OFFERED = ["3.4.23", "3.5.16", "3.5.35", "3.6.5", "3.6.16", "3.7.3"]
@@ -227,3 +228,23 @@ def test_a_together_hop_needs_as_many_forks_as_members():
     errors = rolling_preflight(auth_on, "3.5.35", OFFERED, settings)["errors"]
     assert len(errors) == 1 and "--forks 3" in errors[0]
     assert rolling_preflight(auth_on, "3.5.35", OFFERED, dict(settings, forks=3))["errors"] == []
+
+
+def noted(host, cluster, errors=(), done=True, stages=(), downtime=(), snapshots=()):
+    return {"inventory_hostname": host, "etcd_rolling_plan": {"cluster": cluster, "errors": list(errors),
+                                                              "hops": [{"action": "upgrade", "version": "3.5.35"}]},
+            "etcd_rolling_done": done, "etcd_rolling_stages": list(stages), "etcd_rolling_downtime": list(downtime),
+            "etcd_rolling_snapshots": list(snapshots)}
+
+
+def test_the_summary_gives_each_cluster_its_own_result_and_notes():
+    summary = rolling_summary([
+        noted("b2", "b", done=False), noted("b1", "b", snapshots=["/s/b.db"]),
+        noted("a2", "a", stages=[{"hop": "3.5.35"}], downtime=[{"member": "a2"}]),
+        noted("a1", "a", downtime=[{"member": "a1"}], snapshots=["/s/a.db"]),
+        noted("c1", "c", errors=["c1 is not healthy"], done=False)])
+    assert {name: entry["result"] for name, entry in summary.items()} == {"a": "done", "b": "failed", "c": "refused"}
+    assert summary["a"]["downtime"] == [{"member": "a1"}, {"member": "a2"}]
+    assert summary["a"]["stages"] == [{"hop": "3.5.35"}] and summary["a"]["snapshots"] == ["/s/a.db"]
+    assert summary["b"]["not_through"] == ["b2"] and summary["b"]["snapshots"] == ["/s/b.db"]
+    assert summary["c"]["errors"] == ["c1 is not healthy"] and summary["a"]["planned"] == ["upgrade 3.5.35"]
