@@ -25,7 +25,9 @@ options:
       - One dict per member as it reports itself, with C(host), C(id) (member ID), C(leader) (the leader ID it
         sees), C(version) (server version), C(healthy), C(db_size) and C(free_bytes) (where snapshots go).
       - Optionally C(ready_for_next) and C(auth_enabled), as M(etcdops.etcd.etcd_datadir_info) reads them from the
-        member's data while it runs.
+        member's data while it runs (C(auth_enabled) V(null) when unreadable: a 3.4 to 3.5 hop is then refused),
+        and C(cluster_members), the cluster's C(member list) as C(id) and C(name) (members the run does not reach
+        are refused).
     type: list
     elements: dict
     required: true
@@ -44,6 +46,8 @@ options:
         C(snapshot_count), the count of hops that need no other.
       - C(root_password_given), whether C(etcd_root_password) is set. A member whose data has auth enabled blocks
         the change without it (snapshots, leader moves and downgrades need etcd's root user).
+      - C(cluster_restart_allowed), whether a hop may stop every member at once (3.4 to 3.5 with auth enabled, which
+        cannot roll), and C(forks), how many hosts Ansible runs at once (such a hop needs one per member).
     type: dict
     default: {}
 """
@@ -63,8 +67,9 @@ _value:
   contains:
     hops:
       description:
-        - Each hop with C(version), C(action), C(from), C(minor) and C(check_v2store) (run etcdutl check v2store on
-          each stopped member before it starts this hop).
+        - Each hop with C(version), C(action), C(from), C(minor), C(check_v2store) (run etcdutl check v2store on
+          each stopped member before it starts this hop) and C(together) (every member stopped, then all started:
+          3.4 to 3.5 with auth enabled, when C(cluster_restart_allowed)).
         - And the server role's settings for the hop, C(snapshot_count) (1 on a 3.5 or 3.6 hop that a later hop
           follows, so members snapshot past their v2-era WAL entries) and C(rejected_settings) (the configuration
           keys the hop's version rejects, left out of its configuration).

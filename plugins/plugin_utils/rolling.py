@@ -140,12 +140,20 @@ def _auth_hop(hops, members, settings, errors, warnings):
     good). With every member stopped before any starts on 3.5 no entry crosses versions: the hop is made together,
     a whole-cluster outage of about one restart, when the operator allows it."""
     with_auth = [member["host"] for member in members if member.get("auth_enabled")]
+    unknown = [member["host"] for member in members if "auth_enabled" in member and member["auth_enabled"] is None]
     into = AUTH_BLOCKS_ROLLING_INTO.since
     # Either way across: rolling a stopped hop back to 3.4 mixes the versions just the same.
     crossing = [hop for hop in hops if hop["action"] in ("upgrade", "downgrade")
                 and min(minor(parse_version(hop["from"])), minor(parse_version(hop["version"]))) < into
                 <= max(minor(parse_version(hop["from"])), minor(parse_version(hop["version"])))]
-    if not with_auth or not crossing:
+    if not crossing:
+        return
+    if unknown:
+        errors.append("%s: whether auth is enabled could not be read from the data (etcd_datadir_info, read live), "
+                      "and the hop to %s may not roll with auth on: run again (a live read can meet a write)"
+                      % (", ".join(unknown), crossing[0]["version"]))
+        return
+    if not with_auth:
         return
     if not settings.get("cluster_restart_allowed"):
         errors.append("%s: auth is enabled, and etcd does not support rolling from 3.4 to 3.5 with auth on (3.5 "
@@ -181,13 +189,27 @@ def _root_gate(hops, members, settings, errors):
                   "etcd_root_user when it is not root), from a vault" % (", ".join(with_auth), ", ".join(needs)))
 
 
+def _whole_cluster(members, ids, errors):
+    """The members in the run must be the whole cluster as etcd lists it: a part of it (an inventory that misses a
+    member, --limit) would pass every other check and leave the rest on the old version."""
+    listed = {}
+    for member in members:
+        for entry in member.get("cluster_members") or []:
+            listed[entry.get("id")] = entry.get("name") or "(unstarted)"
+    missing = sorted(name for member_id, name in listed.items() if member_id not in ids)
+    if missing:
+        errors.append("the cluster's member list has %s, which this run does not reach: every member of the cluster "
+                      "must be in the inventory group (and no --limit)" % ", ".join(missing))
+
+
 def rolling_preflight(members, target, available, settings=None):
     """Everything decided before a rolling change touches a member.
 
     ``members``: one dict per member as it reports itself: ``host``, ``id``,
     ``leader`` (the leader's ID it sees), ``version``, ``healthy``,
     ``db_size``, ``free_bytes`` (free space where snapshots go),
-    ``ready_for_next`` and ``auth_enabled`` (etcd_datadir_info's, read live).
+    ``ready_for_next`` and ``auth_enabled`` (etcd_datadir_info's, read live;
+    None when unreadable) and ``cluster_members`` (``member list``: id, name).
     ``settings``: ``enable_v2``, ``extra_config`` and ``snapshot_count`` of the
     server role, ``root_password_given`` (etcd_root_password is not empty),
     ``cluster_restart_allowed`` (a hop may stop every member at once) and
@@ -212,6 +234,7 @@ def rolling_preflight(members, target, available, settings=None):
             errors.append("%s has %s bytes free where snapshots go, less than %d x its db (%s bytes): free disk space"
                           % (member["host"], member.get("free_bytes"), FREE_DISK_FACTOR, member.get("db_size")))
     ids = [member.get("id") for member in members]
+    _whole_cluster(members, ids, errors)
     leaders = {member.get("leader") for member in members}
     if len(leaders) != 1 or next(iter(leaders)) not in ids:
         errors.append("the members do not agree on a leader among them (%s): wait for the election to settle, "
@@ -239,24 +262,35 @@ def rolling_preflight(members, target, available, settings=None):
 def rolling_summary(members):
     """One entry per cluster from what each member of a rolling run noted (the rolling role's facts).
 
-    ``members``: each member's variables (hostvars) that planned: its name
-    ``inventory_hostname``, ``etcd_rolling_plan`` (its cluster's pre-flight
-    result, with ``cluster``), and what it noted: ``etcd_rolling_stages``,
+    ``members``: the variables (hostvars) of every host the run was given: its
+    name ``inventory_hostname``, its cluster ``etcd_cluster_group`` (default
+    ``etcd``), and, once it planned, ``etcd_rolling_plan`` (its cluster's
+    pre-flight result) and what it noted: ``etcd_rolling_stages``,
     ``etcd_rolling_downtime``, ``etcd_rolling_snapshots`` and
     ``etcd_rolling_done`` (it went through every hop).  A cluster is
-    ``refused`` when its plan had errors, ``done`` when every member went
-    through, else ``failed`` (the members not through are named).
+    ``refused`` when its plan had errors or no member planned (one did not
+    report), ``done`` when every member went through, else ``failed`` (the
+    members not through are named).
     """
     clusters = {}
     for member in sorted(members, key=lambda m: m["inventory_hostname"]):
-        plan = member["etcd_rolling_plan"]
-        entry = clusters.setdefault(plan["cluster"], {
-            "planned": ["%s %s" % (hop["action"], hop["version"]) for hop in plan["hops"]],
-            "errors": list(plan["errors"]), "stages": [], "downtime": [], "snapshots": [], "not_through": []})
+        plan = member.get("etcd_rolling_plan")
+        cluster = plan["cluster"] if plan else member.get("etcd_cluster_group") or "etcd"
+        entry = clusters.setdefault(cluster, {"planned": None, "errors": [], "stages": [], "downtime": [],
+                                              "snapshots": [], "not_through": []})
+        if not plan:
+            entry["not_through"].append(member["inventory_hostname"])
+            continue
+        if entry["planned"] is None:
+            entry["planned"] = ["%s %s" % (hop["action"], hop["version"]) for hop in plan["hops"]]
+            entry["errors"] = list(plan["errors"])
         for noted in ("stages", "downtime", "snapshots"):
             entry[noted].extend(member.get("etcd_rolling_" + noted) or [])
         if not member.get("etcd_rolling_done"):
             entry["not_through"].append(member["inventory_hostname"])
     for entry in clusters.values():
+        if entry["planned"] is None:
+            entry["errors"] = ["%s did not report: nothing was planned or changed" % ", ".join(entry["not_through"])]
+            entry["planned"] = []
         entry["result"] = "refused" if entry["errors"] else "failed" if entry["not_through"] else "done"
     return clusters

@@ -242,9 +242,28 @@ def test_the_summary_gives_each_cluster_its_own_result_and_notes():
         noted("b2", "b", done=False), noted("b1", "b", snapshots=["/s/b.db"]),
         noted("a2", "a", stages=[{"hop": "3.5.35"}], downtime=[{"member": "a2"}]),
         noted("a1", "a", downtime=[{"member": "a1"}], snapshots=["/s/a.db"]),
-        noted("c1", "c", errors=["c1 is not healthy"], done=False)])
-    assert {name: entry["result"] for name, entry in summary.items()} == {"a": "done", "b": "failed", "c": "refused"}
+        noted("c1", "c", errors=["c1 is not healthy"], done=False),
+        {"inventory_hostname": "d1", "etcd_cluster_group": "d"}, {"inventory_hostname": "e1"}])
+    assert {name: entry["result"] for name, entry in summary.items()} == {
+        "a": "done", "b": "failed", "c": "refused", "d": "refused", "etcd": "refused"}
+    assert summary["d"]["errors"] == ["d1 did not report: nothing was planned or changed"]
     assert summary["a"]["downtime"] == [{"member": "a1"}, {"member": "a2"}]
     assert summary["a"]["stages"] == [{"hop": "3.5.35"}] and summary["a"]["snapshots"] == ["/s/a.db"]
     assert summary["b"]["not_through"] == ["b2"] and summary["b"]["snapshots"] == ["/s/b.db"]
     assert summary["c"]["errors"] == ["c1 is not healthy"] and summary["a"]["planned"] == ["upgrade 3.5.35"]
+
+
+def test_a_run_that_misses_a_member_of_the_cluster_is_refused_naming_it():
+    listed = [{"id": 11, "name": "m1"}, {"id": 12, "name": "m2"}, {"id": 13, "name": "m3"}, {"id": 14, "name": "m4"}]
+    part = members("3.5.35", **{host: {"cluster_members": listed} for host in ("m1", "m2", "m3")})
+    errors = rolling_preflight(part, "3.6.16", OFFERED)["errors"]
+    assert len(errors) == 1 and "member list has m4" in errors[0] and "--limit" in errors[0]
+    whole = members("3.5.35", **{host: {"cluster_members": listed[:3]} for host in ("m1", "m2", "m3")})
+    assert rolling_preflight(whole, "3.6.16", OFFERED)["errors"] == []
+
+
+def test_auth_unreadable_on_a_member_refuses_the_35_hop_only():
+    unread = members("3.4.23", m3={"auth_enabled": None})
+    errors = rolling_preflight(unread, "3.5.35", OFFERED)["errors"]
+    assert len(errors) == 1 and errors[0].startswith("m3: whether auth is enabled could not be read")
+    assert rolling_preflight(members("3.5.35", m3={"auth_enabled": None}), "3.6.16", OFFERED)["errors"] == []
