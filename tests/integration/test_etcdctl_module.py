@@ -243,6 +243,7 @@ BACKUP_PLAY = """
     etcd_client_port: {port}
     etcd_backup_dir: {backups}
     etcd_name: a
+    etcd_tls: false  # a plain-HTTP member, said explicitly (TLS is the server role's default)
   tasks:
     - name: The backup role's save, as backup.yml runs it
       ansible.builtin.include_role:
