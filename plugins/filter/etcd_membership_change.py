@@ -70,7 +70,7 @@ _value:
       type: list
       elements: str
     remove:
-      description: The member to remove, C(id) (hexadecimal) and C(name); null when none.
+      description: The member to remove, C(id) (hexadecimal), C(name) and C(client_urls); null when none.
       type: dict
     move_leader:
       description: The ID of the member to hand leadership to before the removal (the removed member leads), or "".

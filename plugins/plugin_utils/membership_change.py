@@ -53,7 +53,7 @@ def membership_change(action, target, members, health, statuses, replaces=""):
     unhealthy).  ``replaces``: the name of the dead member a replace removes (default the target's name).
 
     Returns {"errors", "remove", "move_leader", "add", "initial_cluster", "changes", "voters_before",
-    "voters_after"}: ``remove`` is the member to remove ({"id", "name"}) or None, ``move_leader`` the ID of the
+    "voters_after"}: ``remove`` is the member to remove ({"id", "name", "client_urls"}) or None, ``move_leader`` the ID of the
     member to hand leadership to first (the removed one leads) or "", ``add`` ({"name", "peer_url", "added"},
     "added" when an earlier run already added it as a learner) or None, ``changes`` what will change, in words.
     """
@@ -131,7 +131,8 @@ def membership_change(action, target, members, health, statuses, replaces=""):
         return decision
 
     if leaving is not None:
-        decision["remove"] = {"id": member_id(leaving), "name": leaving.get("name", "")}
+        decision["remove"] = {"id": member_id(leaving), "name": leaving.get("name", ""),
+                              "client_urls": leaving.get("clientURLs", [])}
         # Only a running leader hands over (move-leader goes to it); a dead one's followers elect another.
         if healthy(leaving) and int(leaving["ID"]) in leaders:
             successor = next(m for m in voters if m is not leaving and healthy(m))

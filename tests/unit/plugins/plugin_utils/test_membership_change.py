@@ -75,7 +75,7 @@ def test_add_refused_when_the_name_runs_elsewhere_or_the_address_is_taken():
 def test_remove_moves_leadership_away_first():
     decision = membership_change("remove", {"name": "etcd-1"}, *report([1, 2, 3], leader=1))
     assert decision["errors"] == []
-    assert decision["remove"] == {"id": "1", "name": "etcd-1"}
+    assert decision["remove"] == {"id": "1", "name": "etcd-1", "client_urls": ["http://10.0.0.1:2379"]}
     assert decision["move_leader"] == "2"
     assert decision["add"] is None
     assert (decision["voters_before"], decision["voters_after"]) == (3, 2)
@@ -102,7 +102,7 @@ def test_replace_removes_the_dead_member_and_adds_the_new_host():
     decision = membership_change("replace", dict(new(3), peer_url="http://10.0.0.30:2380"),
                                  *report([1, 2, 3], down=[3], leader=3))
     assert decision["errors"] == []
-    assert decision["remove"] == {"id": "3", "name": "etcd-3"}
+    assert decision["remove"]["id"] == "3" and decision["remove"]["name"] == "etcd-3"
     assert decision["move_leader"] == ""  # a dead member hands nothing over
     assert decision["initial_cluster"] == ("etcd-1=http://10.0.0.1:2380,etcd-2=http://10.0.0.2:2380,"
                                            "etcd-3=http://10.0.0.30:2380")
