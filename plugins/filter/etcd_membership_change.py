@@ -16,7 +16,7 @@ description:
   - Refuses while a member other than the one changed is unhealthy, while a learner of an earlier add is not
     promoted, when the removal could not commit or would remove the last member, and when the new member's version
     is not the cluster's (members join as learners, from etcd 3.4).
-  - A run stopped part-way is resumed: a member already removed is not removed again, a learner already added is
+  - A run stopped part-way is resumed; a member already removed is not removed again, a learner already added is
     started and promoted.
   - Never raises for a cluster problem; every problem found is one entry of C(errors), so all are shown at once.
 author:
