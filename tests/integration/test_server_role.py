@@ -75,6 +75,8 @@ def test_each_phase_has_its_tag_and_the_data_version_is_always_read():
     assert "etcdops.etcd.server : Create the data directory (0700, as etcd recommends)" in tasks("install")
     assert tasks("configure") == ["etcdops.etcd.server : Create the configuration directory",
                                   "etcdops.etcd.server : Write the etcd configuration",
+                                  "etcdops.etcd.server : Restart a running member whose configuration changed beyond"
+                                  " the bootstrap keys",
                                   "etcdops.etcd.server : Find the installed systemd unit",
                                   "etcdops.etcd.server : Write the systemd unit"]
     # migrate.yml is included (its rescue must not see main.yml's condition): listed as the include, whose
@@ -85,11 +87,12 @@ def test_each_phase_has_its_tag_and_the_data_version_is_always_read():
     assert include and include[0]["ansible.builtin.include_tasks"]["apply"]["tags"] == ["migrate"]
     assert "etcdops.etcd.server : Create the configuration directory" not in tasks("migrate")
     # The rolling switch (swap.yml) belongs to the migrate phase too, with the downtime it notes.
-    assert "etcdops.etcd.server : Note how long the member was down for a version switch (0 without one)" \
-        in tasks("migrate")
+    assert ("etcdops.etcd.server : Note how long the member was down for a version switch (0 without one), and when"
+            " it was back") in tasks("migrate")
     assert tasks("service") == ["etcdops.etcd.server : Apply configuration changes now",
                                 "etcdops.etcd.server : Run etcd",
-                                "etcdops.etcd.server : Wait until the member is healthy"]
+                                "etcdops.etcd.server : Wait until the member is healthy",
+                                "etcdops.etcd.server : Wait until the joining member answers"]
 
 
 def test_semver_from_pip_where_the_os_has_no_package(tmp_path):
