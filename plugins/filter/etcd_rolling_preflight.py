@@ -25,7 +25,7 @@ options:
       - One dict per member as it reports itself, with C(host), C(id) (member ID), C(leader) (the leader ID it
         sees), C(version) (server version), C(healthy), C(db_size) and C(free_bytes) (where snapshots go).
       - Optionally C(ready_for_next) and C(auth_enabled), as M(etcdops.etcd.etcd_datadir_info) reads them from the
-        member's data while it runs (C(auth_enabled) V(null) when unreadable: a 3.4 to 3.5 hop is then refused),
+        member's data while it runs (C(auth_enabled) V(null) when unreadable, and a 3.4 to 3.5 hop is then refused),
         and C(cluster_members), the cluster's C(member list) as C(id) and C(name) (members the run does not reach
         are refused).
     type: list
@@ -68,8 +68,8 @@ _value:
     hops:
       description:
         - Each hop with C(version), C(action), C(from), C(minor), C(check_v2store) (run etcdutl check v2store on
-          each stopped member before it starts this hop) and C(together) (every member stopped, then all started:
-          3.4 to 3.5 with auth enabled, when C(cluster_restart_allowed)).
+          each stopped member before it starts this hop) and C(together) (every member stopped, then all started,
+          for 3.4 to 3.5 with auth enabled, when C(cluster_restart_allowed)).
         - And the server role's settings for the hop, C(snapshot_count) (1 on a 3.5 or 3.6 hop that a later hop
           follows, so members snapshot past their v2-era WAL entries) and C(rejected_settings) (the configuration
           keys the hop's version rejects, left out of its configuration).
