@@ -189,6 +189,40 @@ def _root_gate(hops, members, settings, errors):
                   "etcd_root_user when it is not root), from a vault" % (", ".join(with_auth), ", ".join(needs)))
 
 
+def _adopted_gates(hops, members, errors, warnings):
+    """What a member the collection did not install gives etcd that a hop cannot run with.
+
+    Its settings stay the operator's (a hop replaces only the binary its unit runs): a flag the hop's version
+    removed stops that version from starting; a variable or a configuration file's key it removed is ignored (a
+    warning says so); and snapshot-count 1, which a hop followed by another sets in an environment file the unit
+    reads last, cannot override a flag (etcd refuses a setting given twice) nor reach a member on a
+    configuration file (which replaces the environment).
+    """
+    for member in members:
+        sources = member.get("adopted_sources")
+        if not sources:
+            continue
+        host, service = member["host"], member.get("adopted_service")
+        for hop in hops:
+            for key in rejected_settings(hop["version"], dict.fromkeys(sources)):
+                if key not in sources:
+                    continue
+                if sources[key] == "flag":
+                    errors.append("%s: etcd %s refuses --%s, which the command line of %s gives (it would not "
+                                  "start): remove it from the unit before this change" % (host, hop["version"], key,
+                                                                                          service))
+                else:
+                    warnings.append("%s: etcd %s ignores %s, from %s: it no longer applies" % (
+                        host, hop["version"], key, sources[key]))
+            count_source = sources.get("snapshot-count", "")
+            if hop["snapshot_count"] == 1 and count_source.startswith(("flag", "configuration file")):
+                errors.append("%s: the hop to %s runs the member with snapshot-count 1 (so that the next minor "
+                              "starts past older WAL entries), from an environment file that %s reads last; its "
+                              "snapshot-count comes from the %s, which that cannot override: give it in the unit's "
+                              "EnvironmentFile instead for this change" % (host, hop["version"], service,
+                                                                          count_source))
+
+
 def _whole_cluster(members, ids, errors):
     """The members in the run must be the whole cluster as etcd lists it: a part of it (an inventory that misses a
     member, --limit) would pass every other check and leave the rest on the old version."""
@@ -209,7 +243,9 @@ def rolling_preflight(members, target, available, settings=None):
     ``leader`` (the leader's ID it sees), ``version``, ``healthy``,
     ``db_size``, ``free_bytes`` (free space where snapshots go),
     ``ready_for_next`` and ``auth_enabled`` (etcd_datadir_info's, read live;
-    None when unreadable) and ``cluster_members`` (``member list``: id, name).
+    None when unreadable), ``cluster_members`` (``member list``: id, name) and, for a
+    member the collection did not install, ``adopted_sources`` (each setting's source,
+    etcd_member_settings's) and ``adopted_service`` (its unit).
     ``settings``: ``enable_v2``, ``extra_config`` and ``snapshot_count`` of the
     server role, ``root_password_given`` (etcd_root_password is not empty),
     ``cluster_restart_allowed`` (a hop may stop every member at once) and
@@ -249,6 +285,7 @@ def rolling_preflight(members, target, available, settings=None):
         _v2_gates(hops, members, errors, warnings)
         _auth_hop(hops, members, settings, errors, warnings)
         _configure(hops, settings)
+        _adopted_gates(hops, members, errors, warnings)
         _root_gate(hops, members, settings, errors)
     except MigrationError as exc:
         errors.append(str(exc))
