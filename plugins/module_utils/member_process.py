@@ -70,7 +70,7 @@ def systemd_properties(text):
 def exec_path(exec_start):
     """The program of a unit's ``ExecStart`` as ``systemctl show`` prints it (``{ path=/usr/bin/etcd ; ...}``)."""
     for field in exec_start.strip("{} ").split(" ; "):
-        name, _, value = field.partition("=")
+        name, value = field.partition("=")[::2]
         if name.strip() == "path":
             return value.strip()
     return ""

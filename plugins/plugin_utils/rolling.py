@@ -219,8 +219,8 @@ def _adopted_gates(hops, members, errors, warnings):
                 errors.append("%s: the hop to %s runs the member with snapshot-count 1 (so that the next minor "
                               "starts past older WAL entries), from an environment file that %s reads last; its "
                               "snapshot-count comes from the %s, which that cannot override: give it in the unit's "
-                              "EnvironmentFile instead for this change" % (host, hop["version"], service,
-                                                                          count_source))
+                              "EnvironmentFile instead for this change"
+                              % (host, hop["version"], service, count_source))
 
 
 def _whole_cluster(members, ids, errors):
