@@ -20,7 +20,10 @@ description:
   - Read-only. The M(etcdops.etcd.etcd_member_settings) filter turns the result into the member's settings by
     etcd's rules; the rolling role then switches the binary the unit runs, in place.
   - Fails, naming the fix, when the unit does not run, does not run etcd itself (a wrapper script), runs a symlink,
-    or runs a binary replaced on disk after it started.
+    a binary replaced on disk after it started or one another process or unit also runs, runs in a root directory
+    of its own, or would not start as it runs (the unit changed and not reloaded, its command line or its
+    environment files changed since etcd started).
+  - Reads the process as its owner when root may not (a container without C(CAP_SYS_PTRACE)).
 author:
   - etcdops maintainers (@etcdops)
 extends_documentation_fragment:
@@ -88,11 +91,25 @@ config_text:
   description: That file's text, V("") when none.
   returned: success
   type: str
+binary_version:
+  description: The major and minor version of RV(binary) (its C(--version)).
+  returned: success
+  type: str
+  sample: "3.4"
+package:
+  description: The package that owns RV(binary) (C(dpkg-query -S), C(rpm -qf)), V("") when none.
+  returned: success
+  type: str
+package_held:
+  description: Whether that package is on hold in dpkg (its upgrades would not replace the binary).
+  returned: success
+  type: bool
 """
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.etcdops.etcd.plugins.module_utils.member_process import SettingsError, read_member_process
+from ansible_collections.etcdops.etcd.plugins.module_utils.member_process import (
+    SettingsError, owning_package, read_member_process)
 
 
 def main():
@@ -104,6 +121,8 @@ def main():
     try:
         result = read_member_process(module.params["service"], run,
                                      systemctl=module.get_bin_path("systemctl", required=True))
+        result["package"], result["package_held"] = owning_package(
+            result["binary"], run, dpkg_query=module.get_bin_path("dpkg-query"), rpm=module.get_bin_path("rpm"))
     except SettingsError as error:
         module.fail_json(msg="Nothing was changed: %s." % error)
     except (IOError, OSError) as error:

@@ -8,8 +8,9 @@ the configuration file's text. etcd's rules:
 
 - a configuration file (``--config-file`` or ``ETCD_CONFIG_FILE``) replaces every other flag and variable
   (etcd logs that it ignores them);
-- otherwise flags and ``ETCD_*`` variables add up: etcd refuses to start when both give one setting ("conflicting
-  environment variable ... is shadowed"), so a running member has one source per setting;
+- otherwise flags and ``ETCD_*`` variables add up; when both give one setting 3.3 takes the flag (with a warning)
+  and 3.4 and later refuse to start ("conflicting environment variable ... is shadowed"), so the source names both;
+- boolean values are Go's (``1``, ``t``, ``True`` ... are true);
 - relative paths are relative to the working directory, and a member without ``data-dir`` keeps its data in
   ``<name>.etcd`` there.
 """
@@ -27,6 +28,7 @@ except ImportError:  # Python 2
 
 import yaml
 
+from ansible_collections.etcdops.etcd.plugins.module_utils.compat import BOOLEAN_FLAGS
 from ansible_collections.etcdops.etcd.plugins.module_utils.member_process import (
     SettingsError, environment_settings, parse_flags)
 
@@ -40,6 +42,9 @@ DEFAULTS = {"name": "default", "listen-client-urls": "http://localhost:2379",
             "initial-advertise-peer-urls": "http://localhost:2380"}
 DEFAULT_SOURCE = "etcd's default"
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+# Go's strconv.ParseBool, which etcd's boolean flags and variables use.
+GO_BOOLEANS = dict([(text, "true") for text in ("1", "t", "T", "TRUE", "true", "True")]
+                   + [(text, "false") for text in ("0", "f", "F", "FALSE", "false", "False")])
 
 
 def _text(value):
@@ -87,7 +92,10 @@ def effective_settings(process):
         settings = dict(environment)
         sources = {name: "environment (ETCD_%s)" % name.upper().replace("-", "_") for name in environment}
         settings.update(flags)
-        sources.update(dict.fromkeys(flags, "flag"))
+        # 3.3 runs with both (the flag wins); 3.4 and later refuse to start: both stay named.
+        sources.update((name, "flag and " + sources[name] if name in sources else "flag") for name in flags)
+    for name in BOOLEAN_FLAGS & set(settings):
+        settings[name] = GO_BOOLEANS.get(settings[name], settings[name])
     for name, value in DEFAULTS.items():
         if not settings.get(name):
             settings[name], sources[name] = value, DEFAULT_SOURCE
@@ -110,7 +118,8 @@ def client_access(settings, ca_file="", cert_file="", key_file=""):
     certificate names that one). The CA is ``ca_file`` or the member's own trusted CA; the client certificate is
     ``cert_file``/``key_file``, or the member's own pair when it requires client certificates.
     """
-    loopback = [url for url in _urls(settings["listen-client-urls"]) if urlsplit(url).hostname in LOOPBACK]
+    loopback = [url for url in _urls(settings["listen-client-urls"])
+                if urlsplit(url).scheme in ("http", "https") and urlsplit(url).hostname in LOOPBACK]
     endpoints = loopback or [url for url in _urls(settings["advertise-client-urls"])
                              if urlsplit(url).scheme in ("http", "https")]
     if not endpoints:
@@ -136,6 +145,7 @@ def member_settings(process, ca_file="", cert_file="", key_file=""):
     """Everything the rolling change needs of an adopted member: settings, sources, data and WAL dir, access."""
     settings, sources = effective_settings(process)
     result = {"settings": settings, "sources": sources, "data_dir": settings["data-dir"],
+              "binary_version": process.get("binary_version", ""),
               "wal_dir": settings.get("wal-dir", ""), "cert_file": settings.get("cert-file", ""),
               "peer_cert_file": settings.get("peer-cert-file", "")}
     result.update(client_access(settings, ca_file, cert_file, key_file))

@@ -192,35 +192,48 @@ def _root_gate(hops, members, settings, errors):
 def _adopted_gates(hops, members, errors, warnings):
     """What a member the collection did not install gives etcd that a hop cannot run with.
 
-    Its settings stay the operator's (a hop replaces only the binary its unit runs): a flag the hop's version
-    removed stops that version from starting; a variable or a configuration file's key it removed is ignored (a
-    warning says so); and snapshot-count 1, which a hop followed by another sets in an environment file the unit
-    reads last, cannot override a flag (etcd refuses a setting given twice) nor reach a member on a
-    configuration file (which replaces the environment).
+    Its settings stay the operator's (a hop replaces only the binary its unit runs): a flag a hop's version removed,
+    or a value it refuses (``logger=capnslog`` from 3.5), stops that version from starting; a removed variable or
+    configuration key is only ignored (a warning says so); a setting given as a flag and a variable, which 3.3 runs
+    with, stops 3.4 and later; ``ETCD_CONFIG_FILE``, which 3.3 ignores, 3.4 and later read. Snapshot-count 1, which
+    a hop followed by another sets in an environment file the unit reads last, reaches neither a member on a
+    configuration file (which replaces the environment) nor one given the count as a flag (given twice).
     """
     for member in members:
         sources = member.get("adopted_sources")
         if not sources:
             continue
+        settings = member.get("adopted_settings") or {}
         host, service = member["host"], member.get("adopted_service")
+        on_config_file = any(source.startswith("configuration file") for source in sources.values())
         for hop in hops:
-            for key in rejected_settings(hop["version"], dict.fromkeys(sources)):
-                if key not in sources:
-                    continue
-                if sources[key] == "flag":
-                    errors.append("%s: etcd %s refuses --%s, which the command line of %s gives (it would not "
-                                  "start): remove it from the unit before this change" % (host, hop["version"], key,
-                                                                                          service))
+            reached = parse_version(hop["version"])
+            for key in compat.removed_settings(reached, settings):
+                source = sources.get(key, "")
+                if source.startswith("flag") or key in [name for _since, name, _value in compat.VALUES_REMOVED]:
+                    errors.append("%s: etcd %s refuses %s=%s, from the %s of %s (it would not start): remove it "
+                                  "before this change" % (host, hop["version"], key, settings.get(key), source, service))
                 else:
                     warnings.append("%s: etcd %s ignores %s, from %s: it no longer applies" % (
-                        host, hop["version"], key, sources[key]))
+                        host, hop["version"], key, source))
+            if minor(reached) >= (3, 4):
+                for key in sorted(key for key, source in sources.items() if source.startswith("flag and ")):
+                    errors.append("%s: %s gives %s both as a flag and as %s, which etcd %s refuses (3.3 took the "
+                                  "flag): remove one before this change" % (host, service, key,
+                                                                            sources[key][len("flag and "):],
+                                                                            hop["version"]))
+                if sources.get("config-file", "").startswith("environment"):
+                    errors.append("%s: %s sets ETCD_CONFIG_FILE, which 3.3 ignores and etcd %s reads: the member "
+                                  "would start on other settings; remove it (or pass --config-file) before this "
+                                  "change" % (host, service, hop["version"]))
             count_source = sources.get("snapshot-count", "")
-            if hop["snapshot_count"] == 1 and count_source.startswith(("flag", "configuration file")):
+            if hop["snapshot_count"] == 1 and (on_config_file or count_source.startswith("flag")):
                 errors.append("%s: the hop to %s runs the member with snapshot-count 1 (so that the next minor "
                               "starts past older WAL entries), from an environment file that %s reads last; its "
-                              "snapshot-count comes from the %s, which that cannot override: give it in the unit's "
-                              "EnvironmentFile instead for this change"
-                              % (host, hop["version"], service, count_source))
+                              "settings come from %s, which that cannot reach: give snapshot-count in the unit's "
+                              "EnvironmentFile (not as a flag or in a configuration file) for this change"
+                              % (host, hop["version"], service,
+                                 "a configuration file" if on_config_file else "the command line"))
 
 
 def _whole_cluster(members, ids, errors):

@@ -63,6 +63,12 @@ def test_another_installations_etcd_where_the_links_go_is_never_replaced(tmp_pat
     assert refused.returncode != 0 and "%s is a file, not a link the collection made" % foreign in refused.stdout
     assert foreign.read_text() == "#!/bin/sh\necho kubespray's etcdctl\n"
     assert not (tmp_path / "bin" / "etcd").exists()
+    # A tarball's link is another installation's too.
+    foreign.unlink()
+    foreign.symlink_to("/opt/etcd-v3.4.23-linux-amd64/etcdctl")
+    linked = run_role(tmp_path, release_mirror)
+    assert linked.returncode != 0 and "is a link to /opt/etcd-v3.4.23-linux-amd64/etcdctl, not a link" in linked.stdout
+    assert os.readlink(str(foreign)) == "/opt/etcd-v3.4.23-linux-amd64/etcdctl"
     # No links at all: the versions are installed, the directory left as it was.
     unlinked = run_role(tmp_path, release_mirror, etcd_binaries_link_dir="")
     assert unlinked.returncode == 0, unlinked.stdout[-3000:]

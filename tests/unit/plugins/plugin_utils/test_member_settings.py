@@ -4,7 +4,7 @@ tests/integration/test_member_settings.py reads real members)."""
 import pytest
 
 from ansible_collections.etcdops.etcd.plugins.module_utils.member_process import (
-    SettingsError, config_file_path, exec_path, parse_flags, systemd_properties)
+    SettingsError, config_file_path, environment_file, exec_path, parse_flags, systemd_properties, unit_environment)
 from ansible_collections.etcdops.etcd.plugins.plugin_utils.member_settings import member_settings
 
 
@@ -13,11 +13,16 @@ def process(argv, environment=None, cwd="/var/lib/etcd", config_file="", config_
             "config_file": config_file, "config_text": config_text}
 
 
-def test_flags_take_values_after_an_equals_sign_or_in_the_next_argument_and_a_lone_flag_is_true():
-    assert parse_flags(["--name", "m1", "-data-dir=/d", "--client-cert-auth", "--debug", "--snapshot-count=5"]) == {
-        "name": "m1", "data-dir": "/d", "client-cert-auth": "true", "debug": "true", "snapshot-count": "5"}
+def test_flags_take_values_as_gos_flag_package_reads_them():
+    assert parse_flags(["--name", "m1", "-data-dir=/d", "--client-cert-auth", "--debug", "--snapshot-count=5",
+                        "--wal-dir", "", "--log-level", "-x"]) == {
+        "name": "m1", "data-dir": "/d", "client-cert-auth": "true", "debug": "true", "snapshot-count": "5",
+        "wal-dir": "", "log-level": "-x"}
+    # A boolean flag never takes the next argument: etcd refuses a stray one.
     with pytest.raises(SettingsError, match="not a flag"):
-        parse_flags(["m1"])
+        parse_flags(["--strict-reconfig-check", "false"])
+    with pytest.raises(SettingsError, match="has no value"):
+        parse_flags(["--name"])
 
 
 def test_flags_and_variables_add_up_with_their_sources_and_relative_paths_follow_the_working_directory():
@@ -64,8 +69,40 @@ def test_tls_without_a_ca_to_verify_the_member_is_refused_naming_the_variable():
         member_settings(process(["/usr/bin/etcd"], config_file="/e.yml", config_text="a: [b"))
 
 
-def test_systemctl_show_output_gives_the_units_program():
+def test_systemctl_show_output_gives_the_units_program_and_environment():
     shown = systemd_properties("MainPID=42\nExecStart={ path=/usr/local/bin/etcd ; argv[]=/usr/local/bin/etcd "
-                               "--name=a ; ignore_errors=no ; start_time=[n/a] ; pid=0 ; code=(null) }\n")
-    assert shown["MainPID"] == "42" and exec_path(shown["ExecStart"]) == "/usr/local/bin/etcd"
+                               "--name=a ; ignore_errors=no ; start_time=[n/a] ; pid=0 ; code=(null) }\n"
+                               "Environment=ETCD_NAME=a \"ETCD_INITIAL_CLUSTER_STATE=new\" OTHER=x\n"
+                               "EnvironmentFiles=/etc/default/etcd (ignore_errors=no)\n"
+                               "EnvironmentFiles=/etc/etcdops/etcd-hop.env (ignore_errors=yes)\n")
+    assert shown["MainPID"] == ["42"] and exec_path(shown["ExecStart"][0]) == "/usr/local/bin/etcd"
     assert exec_path("") == ""
+    files = {"/etc/default/etcd": "# set by hand\nETCD_NAME='b'\nETCD_DATA_DIR = \"/var/lib/etcd b\"\n\n"}
+
+    def read(path):
+        if path not in files:
+            raise IOError("no such file: %s" % path)
+        return files[path]
+
+    # The optional hop environment may be missing, the unit's own file may not.
+    assert unit_environment(shown, read)["ETCD_NAME"] == "b"
+    with pytest.raises(SettingsError, match="/etc/default/etcd cannot be read"):
+        unit_environment(shown, lambda path: read("/missing"))
+    files["/etc/etcdops/etcd-hop.env"] = "ETCD_SNAPSHOT_COUNT=1\n"
+    # Files override Environment=, later files earlier ones; only etcd's variables.
+    assert unit_environment(shown, read) == {"ETCD_NAME": "b", "ETCD_DATA_DIR": "/var/lib/etcd b",
+                                             "ETCD_INITIAL_CLUSTER_STATE": "new", "ETCD_SNAPSHOT_COUNT": "1"}
+    assert environment_file("A=1\n;c\nB=\"x y\"\n") == {"A": "1", "B": "x y"}
+
+
+def test_go_booleans_unix_sockets_and_a_setting_given_twice():
+    found = member_settings(process(
+        ["/usr/bin/etcd", "--listen-client-urls=unix://localhost:2379,https://10.0.0.1:2379",
+         "--advertise-client-urls=https://10.0.0.1:2379", "--name", "m"],
+        {"ETCD_CLIENT_CERT_AUTH": "True", "ETCD_TRUSTED_CA_FILE": "/ca", "ETCD_CERT_FILE": "/c", "ETCD_KEY_FILE": "/k",
+         "ETCD_NAME": "m"}))
+    assert found["settings"]["client-cert-auth"] == "true" and found["client_cert_file"] == "/c"
+    assert found["endpoint"] == "https://10.0.0.1:2379"
+    assert found["sources"]["name"] == "flag and environment (ETCD_NAME)"
+    # 3.3 reads a configuration file from the flag only.
+    assert config_file_path(["/usr/bin/etcd"], {"ETCD_CONFIG_FILE": "c.yml"}, "/etc", (3, 3)) == ""

@@ -24,19 +24,25 @@ class Unit:
     """An etcd process started from ``program`` as systemd would (argv, environment, working directory)."""
 
     def __init__(self, program, args, environment, cwd, log):
-        self.program = str(program)
+        self.program, self.args, self.environment = str(program), args, environment
         env = {key: value for key, value in os.environ.items() if not key.startswith(("ETCD_", "ETCDCTL_"))}
         env.update(environment)
         with open(log, "w") as handle:
             self.process = subprocess.Popen([self.program] + args, env=env, cwd=str(cwd), stdout=handle,
                                             stderr=subprocess.STDOUT, start_new_session=True)
 
-    def show(self, exec_path=None):
-        """``systemctl show``'s answer for this unit, and a runner giving it."""
-        text = ("LoadState=loaded\nActiveState=active\nMainPID=%d\nExecStart={ path=%s ; argv[]=%s ; "
-                "ignore_errors=no }\nFragmentPath=/etc/systemd/system/etcd-test.service\nDropInPaths=\n"
-                % (self.process.pid, exec_path or self.program, exec_path or self.program))
-        return lambda argv: (0, text, "")
+    def show(self, exec_path=None, environment=None, **properties):
+        """A runner answering ``systemctl show`` for this unit as systemd would (no other unit is loaded)."""
+        unit = dict(LoadState="loaded", ActiveState="active", MainPID=self.process.pid,
+                    ExecStart="{ path=%s ; argv[]=%s ; ignore_errors=no }" % (
+                        exec_path or self.program, " ".join([exec_path or self.program] + self.args)),
+                    FragmentPath="/etc/systemd/system/etcd-test.service", DropInPaths="", NeedDaemonReload="no",
+                    RootDirectory="", RootImage="", EnvironmentFiles="",
+                    Environment=" ".join('"%s=%s"' % item for item in sorted(
+                        (self.environment if environment is None else environment).items())))
+        unit.update(properties)
+        text = "".join("%s=%s\n" % item for item in unit.items())
+        return lambda argv: (0, "" if "*.service" in argv else text, "")
 
     def stop(self):
         if self.process.poll() is None:
@@ -47,8 +53,8 @@ class Unit:
 def ctl(version, endpoint, *args):
     got = subprocess.run([str(BIN_ROOT / version / "etcdctl"), "--endpoints", endpoint, "--dial-timeout=2s"]
                          + list(args), capture_output=True, text=True, env=dict(
-                             (k, v) for k, v in os.environ.items() if not k.startswith(("ETCD_", "ETCDCTL_"))),
-                         check=False)
+                             [(k, v) for k, v in os.environ.items() if not k.startswith(("ETCD_", "ETCDCTL_"))]
+                             + [("ETCDCTL_API", "3")]), check=False)
     return got
 
 
@@ -98,8 +104,27 @@ def test_flags_and_an_environment_file_are_read_as_the_member_runs_them(tmp_path
         assert found["sources"]["heartbeat-interval"] == "flag" and found["settings"]["heartbeat-interval"] == "200"
         assert found["settings"]["strict-reconfig-check"] == "true"
         assert process["binary"] == str(tmp_path / "usr-local-bin" / "etcd")
-        assert set(process["environment"]) <= {k for k in process["environment"] if k.startswith("ETCD_")}
+        assert set(process["environment"]) == set(unit.environment) and process["binary_version"] == "3.4"
+        # Another process running the same file (kubespray's etcd-events beside etcd) would change version with it.
+        shared = tmp_path / "sleep-copy"
+        shutil.copy2("/bin/sleep", str(shared))
+        sharing = [Unit(shared, ["30"], {}, tmp_path, tmp_path / ("sleep-%d.log" % i)) for i in (1, 2)]
+        try:
+            with pytest.raises(SettingsError, match="is also run by process %d" % sharing[1].process.pid):
+                read_member_process("etcd-test", sharing[0].show())
+        finally:
+            for process in sharing:
+                process.stop()
 
+        # A unit that would not start the member as it runs: changed and not reloaded, other arguments, other
+        # variables.
+        with pytest.raises(SettingsError, match="changed on disk since systemd read it"):
+            read_member_process("etcd-test", unit.show(NeedDaemonReload="yes"))
+        with pytest.raises(SettingsError, match="is not the command line etcd runs with"):
+            read_member_process("etcd-test", unit.show(ExecStart="{ path=%s ; argv[]=%s --debug ; }" % (
+                unit.program, unit.program)))
+        with pytest.raises(SettingsError, match="environment changed since etcd started .ETCD_SNAPSHOT_COUNT"):
+            read_member_process("etcd-test", unit.show(environment=dict(unit.environment, ETCD_SNAPSHOT_COUNT="1")))
         # What the switch must refuse to touch: a wrapper in ExecStart, a link, a binary replaced on disk.
         with pytest.raises(SettingsError, match="ExecStart must run etcd itself"):
             read_member_process("etcd-test", unit.show(exec_path="/bin/sh"))
@@ -134,5 +159,28 @@ def test_a_configuration_file_wins_over_variables_as_etcd_says(tmp_path, program
         assert [m["name"] for m in listed] == ["from-file"] == [found["settings"]["name"]]
         assert found["sources"]["name"] == "configuration file %s" % (tmp_path / "etc" / "etcd.yml")
         assert found["data_dir"] == str(tmp_path / "data") and os.path.isdir(str(tmp_path / "data" / "member"))
+    finally:
+        unit.stop()
+
+
+def test_33_ignores_the_configuration_file_variable_and_the_reading_does_too(tmp_path, program):
+    version = etcd_version("3.3")
+    client, peer = free_port(), free_port()
+    (tmp_path / "etcd.yml").write_text("name: from-file\n")
+    environment = {"ETCD_CONFIG_FILE": "etcd.yml", "ETCD_NAME": "from-environment", "ETCD_DATA_DIR": "data",
+                   "ETCD_LISTEN_CLIENT_URLS": "http://127.0.0.1:%d" % client,
+                   "ETCD_ADVERTISE_CLIENT_URLS": "http://127.0.0.1:%d" % client,
+                   "ETCD_LISTEN_PEER_URLS": "http://127.0.0.1:%d" % peer,
+                   "ETCD_INITIAL_ADVERTISE_PEER_URLS": "http://127.0.0.1:%d" % peer,
+                   "ETCD_INITIAL_CLUSTER": "from-environment=http://127.0.0.1:%d" % peer}
+    unit = Unit(program(version), [], environment, tmp_path, tmp_path / "etcd.log")
+    try:
+        wait_serving(version, "http://127.0.0.1:%d" % client)
+        process = read_member_process("etcd-test", unit.show())
+        found = member_settings(process)
+        listed = json.loads(ctl(version, found["endpoint"], "member", "list", "-w", "json").stdout)["members"]
+        assert [m["name"] for m in listed] == ["from-environment"] == [found["settings"]["name"]]
+        assert process["config_file"] == "" and process["binary_version"] == "3.3"
+        assert found["sources"]["config-file"] == "environment (ETCD_CONFIG_FILE)"
     finally:
         unit.stop()
