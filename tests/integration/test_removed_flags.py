@@ -28,7 +28,7 @@ def refuses(version, flag):
     return "flag provided but not defined" in got.stdout + got.stderr
 
 
-@pytest.mark.parametrize("older, newer", list(zip(NEWEST, NEWEST[1:])), ids=lambda v: str(v))
+@pytest.mark.parametrize("older, newer", list(zip(NEWEST, NEWEST[1:])), ids=str)
 def test_the_table_names_exactly_the_flags_the_next_minor_refuses(older, newer):
     gone = sorted(listed_flags(older) - listed_flags(newer))
     refused = [flag for flag in gone if refuses(newer, flag)]
