@@ -17,7 +17,7 @@ description:
   - Two running versions one hop apart mean a hop stopped part-way; it is finished first.
   - A downgrade one minor below a cluster under 3.6 (3.5 to 3.4, 3.4 to 3.3) has no downgrade API. It is an
     C(offline) hop only with C(offline_downgrade_allowed) (every member restored from a snapshot with the target's
-    tool, the downtime stated in C(warnings)), else refused naming that setting. Further down it is refused: a
+    tool, the downtime stated in C(warnings)), else refused naming that setting. Further down it is refused, and a
     3.6 cluster goes to 3.5 first, in a run of its own.
   - Never raises for a cluster problem; every problem found is one entry of C(errors), so all are shown at once.
 author:
