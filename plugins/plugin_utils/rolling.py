@@ -65,6 +65,26 @@ def plan_hops(running, target, available, offline_allowed=False):
     return hops, list(plan.warnings)
 
 
+def restore_version_refusal(snapshot_version, version):
+    """Why a snapshot taken on ``snapshot_version`` may not be restored onto ``version`` ("" when it may).
+
+    It may be restored onto its own version, or one minor below it where etcd has no downgrade API (the
+    offline downgrade: 3.5 -> 3.4, 3.4 -> 3.3), as the rolling plan's offline hop."""
+    if str(version) == str(snapshot_version):
+        return ""
+    try:
+        hops = plan_hops([snapshot_version], version, [snapshot_version, version], offline_allowed=True)[0]
+    except MigrationError as exc:
+        reason = str(exc)
+    else:
+        if [hop["action"] for hop in hops] == ["offline"]:
+            return ""
+        reason = ("from 3.6 a cluster changes version while it runs: upgrade.yml -e etcd_target_version=%s"
+                  % version)
+    return ("a snapshot of etcd %s is restored onto its own version, or one minor below it under 3.6 (the offline "
+            "downgrade: 3.5 to 3.4, 3.4 to 3.3), not onto %s: %s" % (snapshot_version, version, reason))
+
+
 def _annotate(hops, running):
     """Each hop with the version it leaves and what must be checked before a member starts it."""
     versions = sorted(parse_version(v) for v in running)

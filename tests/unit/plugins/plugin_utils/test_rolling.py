@@ -3,7 +3,7 @@
 import pytest
 
 from ansible_collections.etcdops.etcd.plugins.plugin_utils.rolling import (
-    plan_hops, rejected_settings, rolling_preflight, rolling_summary)
+    plan_hops, rejected_settings, restore_version_refusal, rolling_preflight, rolling_summary)
 from ansible_collections.etcdops.etcd.plugins.module_utils.versions import MigrationError
 
 OFFERED = ["3.4.23", "3.5.16", "3.5.35", "3.6.5", "3.6.16", "3.7.3"]
@@ -46,6 +46,18 @@ def test_the_offline_flag_makes_one_minor_down_below_36_an_offline_hop_and_no_mo
     # The flag changes nothing where the downgrade API is there.
     assert plan_hops(["3.7.3"] * 3, "3.6.16", OFFERED, offline_allowed=True)[0] == [
         {"version": "3.6.16", "action": "downgrade"}]
+
+
+def test_a_restore_goes_onto_the_snapshots_version_or_one_minor_down_below_36_only():
+    for snapshot, version in (("3.5.35", "3.5.35"), ("3.5.35", "3.4.23"), ("3.4.23", "3.3.25"), ("3.5.0", "3.4.23")):
+        assert restore_version_refusal(snapshot, version) == ""
+    for snapshot, version, way in (("3.6.16", "3.5.35", "changes version while it runs: upgrade.yml"),
+                                   ("3.5.35", "3.3.25", "more than one minor below"),
+                                   ("3.4.23", "3.5.35", "changes version while it runs"),
+                                   ("3.5.35", "3.5.0", "")):
+        refusal = restore_version_refusal(snapshot, version)
+        assert refusal.startswith("a snapshot of etcd %s is restored onto its own version" % snapshot), refusal
+        assert "not onto %s" % version in refusal and way in refusal
 
 
 def test_the_offline_hop_states_the_downtime_and_takes_one_cluster_per_run():
