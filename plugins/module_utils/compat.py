@@ -131,3 +131,40 @@ def rejected_settings(version, extra_config=None):
     if holds(EXPERIMENTAL_FLAGS_REMOVED, version):
         keys.extend(key for key in sorted(extra_config or {}) if key.startswith("experimental-"))
     return keys
+
+
+# --- the flags each minor removed (etcd --help of 3.3.25, 3.4.23, 3.5.35, 3.6.16, 3.7.3 compared, each removed flag
+# refused by the next binary: "flag provided but not defined"); a name ending in "-" stands for every flag it starts.
+FLAGS_REMOVED = (
+    ((3, 4), ("ca-file", "peer-ca-file")),
+    ((3, 5), ("log-output", "debug", "log-package-levels", "experimental-backend-bbolt-freelist-type")),
+    ((3, 6), ("enable-v2", "experimental-enable-v2v3", "proxy", "proxy-")),
+    ((3, 7), ("experimental-",)),
+)
+# Values a minor refuses although the flag stays ("--logger=capnslog is removed in v3.5").
+VALUES_REMOVED = (((3, 5), "logger", "capnslog"),)
+# etcd's boolean flags (a lone --flag is true; it never takes the next argument): those --help shows with a 'true' or
+# 'false' default or with none, in the same versions.
+BOOLEAN_FLAGS = frozenset((
+    "auto-tls", "client-cert-auth", "debug", "discovery-insecure-skip-tls-verify", "discovery-insecure-transport",
+    "enable-distributed-tracing", "enable-grpc-gateway", "enable-log-rotation", "enable-pprof", "enable-v2",
+    "experimental-compact-hash-check-enabled", "experimental-enable-distributed-tracing",
+    "experimental-enable-lease-checkpoint", "experimental-enable-lease-checkpoint-persist",
+    "experimental-initial-corrupt-check", "experimental-memory-mlock",
+    "experimental-peer-skip-client-san-verification", "experimental-stop-grpc-service-on-defrag",
+    "experimental-txn-mode-write-with-shared-buffer", "force-new-cluster", "help", "initial-election-tick-advance",
+    "memory-mlock", "peer-auto-tls", "peer-client-cert-auth", "peer-skip-client-san-verification", "pre-vote",
+    "socket-reuse-address", "socket-reuse-port", "strict-reconfig-check", "unsafe-no-fsync", "version"))
+
+
+def removed_settings(version, settings):
+    """The ``{name: value}`` settings ``version`` (a semver version) no longer accepts: a removed flag, or a
+    removed value of a flag it keeps."""
+    removed = []
+    for since, names in FLAGS_REMOVED:
+        if minor(version) >= since:
+            removed.extend(name for name in settings
+                           if any(name == gone or gone.endswith("-") and name.startswith(gone) for gone in names))
+    removed.extend(name for since, name, value in VALUES_REMOVED
+                   if minor(version) >= since and settings.get(name) == value)
+    return sorted(set(removed))

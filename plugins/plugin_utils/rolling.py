@@ -222,6 +222,12 @@ def _offline_hop(hops, members, settings, errors, warnings):
     for hop in hops:
         if hop["action"] != "offline":
             continue
+        adopted = [member["host"] for member in members if member.get("adopted_sources")]
+        if adopted:
+            errors.append("the offline downgrade to %s restores members the server role configured (restore.yml "
+                          "reads their etcd.conf.yml), and %s run under a unit of their own (etcd_adopt_service): "
+                          "install them with site.yml first, or restore them by hand" % (hop["version"],
+                                                                                     ", ".join(adopted)))
         if int(settings.get("clusters") or 1) > 1:
             errors.append("the offline downgrade to %s restores one cluster per run, and this run has %s: run it "
                           "for this cluster alone (-e etcd_cluster_group=NAME)" % (hop["version"], settings["clusters"]))
@@ -233,6 +239,53 @@ def _offline_hop(hops, members, settings, errors, warnings):
             "again); the old data dirs are kept aside." % (hop["from"], hop["version"],
                                                            ", ".join(m["host"] for m in members), hop["version"],
                                                            hop["version"]))
+
+
+def _adopted_gates(hops, members, errors, warnings):
+    """What a member the collection did not install gives etcd that a hop cannot run with.
+
+    Its settings stay the operator's (a hop replaces only the binary its unit runs): a flag a hop's version removed,
+    or a value it refuses (``logger=capnslog`` from 3.5), stops that version from starting; a removed variable or
+    configuration key is only ignored (a warning says so); a setting given as a flag and a variable, which 3.3 runs
+    with, stops 3.4 and later; ``ETCD_CONFIG_FILE``, which 3.3 ignores, 3.4 and later read. Snapshot-count 1, which
+    a hop followed by another sets in an environment file the unit reads last, reaches neither a member on a
+    configuration file (which replaces the environment) nor one given the count as a flag (given twice).
+    """
+    for member in members:
+        sources = member.get("adopted_sources")
+        if not sources:
+            continue
+        settings = member.get("adopted_settings") or {}
+        host, service = member["host"], member.get("adopted_service")
+        on_config_file = any(source.startswith("configuration file") for source in sources.values())
+        for hop in hops:
+            reached = parse_version(hop["version"])
+            for key in compat.removed_settings(reached, settings):
+                source = sources.get(key, "")
+                if source.startswith("flag") or key in [name for _since, name, _value in compat.VALUES_REMOVED]:
+                    errors.append("%s: etcd %s refuses %s=%s, from the %s of %s (it would not start): remove it "
+                                  "before this change" % (host, hop["version"], key, settings.get(key), source, service))
+                else:
+                    warnings.append("%s: etcd %s ignores %s, from %s: it no longer applies" % (
+                        host, hop["version"], key, source))
+            if minor(reached) >= (3, 4):
+                for key in sorted(key for key, source in sources.items() if source.startswith("flag and ")):
+                    errors.append("%s: %s gives %s both as a flag and as %s, which etcd %s refuses (3.3 took the "
+                                  "flag): remove one before this change" % (host, service, key,
+                                                                            sources[key][len("flag and "):],
+                                                                            hop["version"]))
+                if sources.get("config-file", "").startswith("environment"):
+                    errors.append("%s: %s sets ETCD_CONFIG_FILE, which 3.3 ignores and etcd %s reads: the member "
+                                  "would start on other settings; remove it (or pass --config-file) before this "
+                                  "change" % (host, service, hop["version"]))
+            count_source = sources.get("snapshot-count", "")
+            if hop["snapshot_count"] == 1 and (on_config_file or count_source.startswith("flag")):
+                errors.append("%s: the hop to %s runs the member with snapshot-count 1 (so that the next minor "
+                              "starts past older WAL entries), from an environment file that %s reads last; its "
+                              "settings come from %s, which that cannot reach: give snapshot-count in the unit's "
+                              "EnvironmentFile (not as a flag or in a configuration file) for this change"
+                              % (host, hop["version"], service,
+                                 "a configuration file" if on_config_file else "the command line"))
 
 
 def _whole_cluster(members, ids, errors):
@@ -255,7 +308,9 @@ def rolling_preflight(members, target, available, settings=None):
     ``leader`` (the leader's ID it sees), ``version``, ``healthy``,
     ``db_size``, ``free_bytes`` (free space where snapshots go),
     ``ready_for_next`` and ``auth_enabled`` (etcd_datadir_info's, read live;
-    None when unreadable) and ``cluster_members`` (``member list``: id, name).
+    None when unreadable), ``cluster_members`` (``member list``: id, name) and, for a
+    member the collection did not install, ``adopted_sources`` (each setting's source,
+    etcd_member_settings's) and ``adopted_service`` (its unit).
     ``settings``: ``enable_v2``, ``extra_config`` and ``snapshot_count`` of the
     server role, ``root_password_given`` (etcd_root_password is not empty),
     ``cluster_restart_allowed`` (a hop may stop every member at once),
@@ -299,6 +354,7 @@ def rolling_preflight(members, target, available, settings=None):
         _v2_gates(hops, members, errors, warnings)
         _auth_hop(hops, members, settings, errors, warnings)
         _configure(hops, settings)
+        _adopted_gates(hops, members, errors, warnings)
         _root_gate(hops, members, settings, errors)
         _offline_hop(hops, members, settings, errors, warnings)
     except MigrationError as exc:

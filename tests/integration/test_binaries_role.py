@@ -55,6 +55,27 @@ def test_installs_side_by_side_links_the_selected_and_is_idempotent(tmp_path, re
     assert not (tmp_path / "bin" / "etcdutl").exists()  # 3.4 has no etcdutl
 
 
+def test_another_installations_etcd_where_the_links_go_is_never_replaced(tmp_path, release_mirror):
+    (tmp_path / "bin").mkdir()
+    foreign = tmp_path / "bin" / "etcdctl"
+    foreign.write_text("#!/bin/sh\necho kubespray's etcdctl\n")
+    refused = run_role(tmp_path, release_mirror)
+    assert refused.returncode != 0 and "%s is a file, not a link the collection made" % foreign in refused.stdout
+    assert foreign.read_text() == "#!/bin/sh\necho kubespray's etcdctl\n"
+    assert not (tmp_path / "bin" / "etcd").exists()
+    # A tarball's link is another installation's too.
+    foreign.unlink()
+    foreign.symlink_to("/opt/etcd-v3.4.23-linux-amd64/etcdctl")
+    linked = run_role(tmp_path, release_mirror)
+    assert linked.returncode != 0 and "is a link to /opt/etcd-v3.4.23-linux-amd64/etcdctl, not a link" in linked.stdout
+    assert os.readlink(str(foreign)) == "/opt/etcd-v3.4.23-linux-amd64/etcdctl"
+    # No links at all: the versions are installed, the directory left as it was.
+    unlinked = run_role(tmp_path, release_mirror, etcd_binaries_link_dir="")
+    assert unlinked.returncode == 0, unlinked.stdout[-3000:]
+    assert (tmp_path / "opt" / "3.5.35" / "etcd").is_file() and sorted(p.name for p in (tmp_path / "bin").iterdir()) == [
+        "etcdctl"]
+
+
 def test_a_checksum_mismatch_installs_nothing(tmp_path, release_mirror):
     result = run_role(tmp_path, release_mirror, etcd_binaries_checksums={"3.4.23/amd64": "sha256:" + "0" * 64})
     assert result.returncode != 0 and "checksum" in result.stdout.lower()

@@ -11,8 +11,10 @@ it last read (daemon-reload reads the unit, as systemd does), outside the module
 as systemd would. Real systemd is proven in the molecule rolling scenario.
 """
 
+import filecmp
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -208,5 +210,74 @@ def test_a_switch_killed_at_any_moment_converges_on_the_next_run(host, point, ru
     assert member.status()["version"] == host.new
     assert (host.data_dir / "version.txt").read_text() == "%s/etcd3" % host.new
     assert host.config.read_text().endswith("snapshot-count: 5000\n")
+    assert host.leftovers() == []
+    assert read_state(member, host.marks) == host.state
+
+
+class InPlaceHost(Host):
+    """A member the collection did not install: its unit runs a binary of its own (the rolling role's
+    ``etcd_adopt_service``), and the switch swaps that binary and the hop environment, not a configuration."""
+
+    def __init__(self, root, data_dir, old, new):
+        super(InPlaceHost, self).__init__(root, data_dir, old, new)
+        (root / "usr-local-bin").mkdir()
+        self.binary = root / "usr-local-bin" / "etcd"
+        shutil.copy2(str(BIN_ROOT / old / "etcd"), str(self.binary))
+        shutil.copy2(str(BIN_ROOT / new / "etcd"), str(self.binary) + ".next")
+        self.unit.write_text(UNIT % dict(etcd=self.binary, config=self.config))
+        for prepared in (Path(str(self.config) + ".next"), Path(str(self.unit) + ".next")):
+            prepared.unlink()
+        self.environment = root / "etcd-hop.env"
+        self.environment.write_text("# none\n")
+        Path(str(self.environment) + ".next").write_text("ETCD_SNAPSHOT_COUNT=1\n")
+        self.args["files"] = [dict(src=str(self.binary) + ".next", dest=str(self.binary)),
+                              dict(src=str(self.environment) + ".next", dest=str(self.environment))]
+
+    def leftovers(self):
+        return super(InPlaceHost, self).leftovers() + sorted(
+            p.name for p in self.binary.parent.iterdir() if p.name.endswith((".previous", ".next", ".tmp")))
+
+
+@pytest.fixture
+def in_place_host(data_dir_from, tmp_path):
+    """A running 3.4 member run from its own binary, the 3.5 binary copied beside it."""
+    old, data_dir, marks, state = data_dir_from("3.4")
+    member_host = InPlaceHost(tmp_path, data_dir, old, etcd_version("3.5"))
+    member_host.marks, member_host.state = marks, state
+    member_host.systemctl("daemon-reload")
+    member_host.systemctl("start", "etcd")
+    member_host.wait_healthy(old)
+    yield member_host
+    member_host.systemctl("stop", "etcd")
+
+
+IN_PLACE_KILL_POINTS = [
+    ("copied", True, "before the swap: switched normally"),
+    ("stopped", False, "before the swap: switched normally"),
+    ("swapping", False, "after swapping {binary}: finished forward"),
+    ("recorded", False, "after swapping {binary}, {environment}: finished forward"),
+    ("started", True, "after swapping {binary}, {environment}: finished forward"),
+]
+
+
+@pytest.mark.parametrize("point, running, recovered", IN_PLACE_KILL_POINTS, ids=[p[0] for p in IN_PLACE_KILL_POINTS])
+def test_an_in_place_switch_killed_at_any_moment_converges_on_the_next_run(in_place_host, point, running, recovered):
+    host = in_place_host
+    host.kill_at(point)
+    # The previous binary is whole beside the live one (executable: the way back runs it) until the switch ends.
+    previous = Path(str(host.binary) + ".previous")
+    assert filecmp.cmp(str(previous), str(BIN_ROOT / host.old / "etcd"), shallow=False)
+    assert os.access(str(previous), os.X_OK) and host.etcd_running() == running
+
+    result = host.switch()
+
+    assert result["recovered"] == "a switch to %s was interrupted %s" % (
+        host.new, recovered.format(binary=host.binary, environment=host.environment))
+    assert filecmp.cmp(str(host.binary), str(BIN_ROOT / host.new / "etcd"), shallow=False)
+    assert os.access(str(host.binary), os.X_OK)
+    assert host.environment.read_text() == "ETCD_SNAPSHOT_COUNT=1\n"
+    member = host.member(host.new)
+    assert member.status()["version"] == host.new
+    assert (host.data_dir / "version.txt").read_text() == "%s/etcd3" % host.new
     assert host.leftovers() == []
     assert read_state(member, host.marks) == host.state

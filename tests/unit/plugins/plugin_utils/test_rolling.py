@@ -71,6 +71,9 @@ def test_the_offline_hop_states_the_downtime_and_takes_one_cluster_per_run():
     assert "every member (m1, m2, m3) is stopped" in downtime and "writes after the snapshot are lost" in downtime
     crowded = rolling_preflight(members(version="3.5.35"), "3.4.23", OFFERED, dict(allowed, clusters=2))
     assert any("one cluster per run" in e and "etcd_cluster_group" in e for e in crowded["errors"])
+    adopted = rolling_preflight(members(version="3.5.35", m2={"adopted_sources": {"name": "flag"}}), "3.4.23",
+                                OFFERED, allowed)
+    assert any("m2 run under a unit of their own" in e for e in adopted["errors"])
 
 
 def test_a_hop_stopped_part_way_is_finished_first():
@@ -306,3 +309,45 @@ def test_auth_unreadable_on_a_member_refuses_the_35_hop_only():
     errors = rolling_preflight(unread, "3.5.35", OFFERED)["errors"]
     assert len(errors) == 1 and errors[0].startswith("m3: whether auth is enabled could not be read")
     assert rolling_preflight(members("3.5.35", m3={"auth_enabled": None}), "3.6.16", OFFERED)["errors"] == []
+
+
+def adopted(sources, version="3.4.23", settings=None):
+    settings = settings or dict.fromkeys(sources, "true")
+    return [dict(member, adopted_sources=sources, adopted_settings=settings, adopted_service="etcd-b")
+            for member in members(version)]
+
+
+def test_preflight_refuses_what_a_hops_version_removed_from_an_adopted_members_command_line():
+    flag = rolling_preflight(adopted({"enable-v2": "flag", "name": "environment (ETCD_NAME)"}, "3.5.35"),
+                             "3.6.16", OFFERED)
+    assert any("etcd 3.6.16 refuses enable-v2=true, from the flag of etcd-b" in e for e in flag["errors"])
+    variable = rolling_preflight(adopted({"enable-v2": "environment (ETCD_ENABLE_V2)"}, "3.5.35"), "3.6.16", OFFERED)
+    assert variable["errors"] == []
+    assert any("etcd 3.6.16 ignores enable-v2, from environment (ETCD_ENABLE_V2)" in w for w in variable["warnings"])
+    experimental = rolling_preflight(adopted({"experimental-initial-corrupt-check": "flag"}, "3.6.16"), "3.7.3",
+                                     OFFERED)
+    assert any("refuses experimental-initial-corrupt-check" in e for e in experimental["errors"])
+    # Removed in 3.5 (etcd --help compared): --debug; and a value refused whatever its source.
+    old = rolling_preflight(adopted({"debug": "flag", "logger": "environment (ETCD_LOGGER)"}, "3.4.23",
+                                    {"debug": "true", "logger": "capnslog"}), "3.5.35", OFFERED)
+    assert len([e for e in old["errors"] if e.startswith("m1: etcd 3.5.35 refuses")]) == 2
+
+
+def test_preflight_refuses_a_setting_given_twice_and_the_config_file_variable_3_3_ignored():
+    twice = rolling_preflight(adopted({"name": "flag and environment (ETCD_NAME)",
+                                       "config-file": "environment (ETCD_CONFIG_FILE)"}, "3.3.25"),
+                              "3.4.23", OFFERED + ["3.3.25"])
+    assert any("gives name both as a flag and as environment (ETCD_NAME)" in e for e in twice["errors"])
+    assert any("sets ETCD_CONFIG_FILE, which 3.3 ignores" in e for e in twice["errors"])
+
+
+def test_preflight_refuses_an_adopted_snapshot_count_the_hop_environment_cannot_override():
+    # The 3.5 hop, followed by 3.6, runs members with snapshot-count 1 from the hop environment file.
+    flag = rolling_preflight(adopted({"snapshot-count": "flag"}), "3.6.16", OFFERED)
+    assert any("its settings come from the command line" in e for e in flag["errors"])
+    on_file = rolling_preflight(adopted({"name": "configuration file /etc/etcd/etcd.yml"}), "3.6.16", OFFERED)
+    assert any("its settings come from a configuration file" in e for e in on_file["errors"])
+    by_file = rolling_preflight(adopted({"snapshot-count": "environment (ETCD_SNAPSHOT_COUNT)"}), "3.6.16", OFFERED)
+    assert by_file["errors"] == [] and [hop["snapshot_count"] for hop in by_file["hops"]] == [1, 0]
+    # The last hop is not followed: nothing to override.
+    assert rolling_preflight(adopted({"snapshot-count": "flag"}, "3.5.35"), "3.6.16", OFFERED)["errors"] == []
