@@ -226,8 +226,8 @@ def _offline_hop(hops, members, settings, errors, warnings):
         if adopted:
             errors.append("the offline downgrade to %s restores members the server role configured (restore.yml "
                           "reads their etcd.conf.yml), and %s run under a unit of their own (etcd_adopt_service): "
-                          "install them with site.yml first, or restore them by hand" % (hop["version"],
-                                                                                     ", ".join(adopted)))
+                          "install them with site.yml first, or restore them by hand"
+                          % (hop["version"], ", ".join(adopted)))
         if int(settings.get("clusters") or 1) > 1:
             errors.append("the offline downgrade to %s restores one cluster per run, and this run has %s: run it "
                           "for this cluster alone (-e etcd_cluster_group=NAME)" % (hop["version"], settings["clusters"]))
