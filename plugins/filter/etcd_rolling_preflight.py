@@ -15,7 +15,10 @@ description:
     each hop to roll through every member, C(upgrade) (including upstream's patch floors) or C(downgrade)
     (etcd's downgrade API, from 3.6), with the member order (the leader last) and what blocks the change.
   - Two running versions one hop apart mean a hop stopped part-way; it is finished first.
-  - A downgrade below 3.6 is refused with the offline path.
+  - A downgrade one minor below a cluster under 3.6 (3.5 to 3.4, 3.4 to 3.3) has no downgrade API. It is an
+    C(offline) hop only with C(offline_downgrade_allowed) (every member restored from a snapshot with the target's
+    tool, the downtime stated in C(warnings)), else refused naming that setting. Further down it is refused, and a
+    3.6 cluster goes to 3.5 first, in a run of its own.
   - Never raises for a cluster problem; every problem found is one entry of C(errors), so all are shown at once.
 author:
   - etcdops maintainers (@etcdops)
@@ -48,6 +51,8 @@ options:
         the change without it (snapshots, leader moves and downgrades need etcd's root user).
       - C(cluster_restart_allowed), whether a hop may stop every member at once (3.4 to 3.5 with auth enabled, which
         cannot roll), and C(forks), how many hosts Ansible runs at once (such a hop needs one per member).
+      - C(offline_downgrade_allowed), whether a downgrade below 3.6 may restore every member from a snapshot (an
+        C(offline) hop), and C(clusters), how many clusters the run changes (such a hop takes one per run).
     type: dict
     default: {}
 """
@@ -73,8 +78,9 @@ _value:
         - And the server role's settings for the hop, C(snapshot_count) (1 on a 3.5 or 3.6 hop that a later hop
           follows, so members snapshot past their v2-era WAL entries) and C(rejected_settings) (the configuration
           keys the hop's version rejects, left out of its configuration).
-        - C(action) is C(upgrade), C(downgrade), or C(snapshot) (a restart on the running version with snapshot-count
-          1, first, when v2 requests in a member's WAL tail would block the next minor).
+        - C(action) is C(upgrade), C(downgrade), C(snapshot) (a restart on the running version with snapshot-count
+          1, first, when v2 requests in a member's WAL tail would block the next minor), or C(offline) (every member
+          stopped and restored from a snapshot onto the version, below 3.6).
       type: list
       elements: dict
     order:

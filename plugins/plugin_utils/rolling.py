@@ -24,11 +24,15 @@ def rejected_settings(version, extra_config=None):
     return compat.rejected_settings(parse_version(version), extra_config)
 
 
-def plan_hops(running, target, available):
+def plan_hops(running, target, available, offline_allowed=False):
     """([{"version", "action"}] to roll through every member, in order; the plan's warnings).
 
     ``running`` holds each member's server version.  Two versions are a hop
-    that stopped part-way: it is finished first, then planning goes on."""
+    that stopped part-way: it is finished first, then planning goes on.
+    One minor down from a cluster below 3.6 (no downgrade API) is an
+    ``offline`` hop, every member restored from a snapshot with the target's
+    tool, only with ``offline_allowed``; further down, the plan's one-minor
+    refusal stands (a 3.6 cluster goes to 3.5 in a run of its own first)."""
     versions = sorted({parse_version(v, "running version") for v in running})
     wanted = parse_version(target, "target")
     offered = sorted({parse_version(v, "available version") for v in available} | {wanted})
@@ -46,16 +50,39 @@ def plan_hops(running, target, available):
         current = resume
     plan = plan_migration(current, "etcd3", wanted, "etcd3", offered)
     for step in plan.steps:
-        if step.action == DOWNGRADE_SNAPSHOT:
+        if step.action == DOWNGRADE_SNAPSHOT and not offline_allowed:
             raise MigrationError(
-                "a running %s cluster cannot be downgraded in place: etcd's downgrade API starts with 3.6. "
-                "Offline path: take a snapshot, stop every member, and run etcd_migrate (target %s) on each "
-                "member's data restored from it" % (step.from_version, step.to_version))
-        if step.action == DOWNGRADE_API:
+                "a running %s cluster cannot be downgraded in place: etcd's downgrade API starts with 3.6. The "
+                "offline downgrade stops every member and restores them all from a snapshot with etcd %s's tool "
+                "(the cluster down until every member is healthy on it): run again with "
+                "-e etcd_allow_offline_downgrade=true" % (step.from_version, step.to_version))
+        if step.action == DOWNGRADE_SNAPSHOT:
+            hops.append({"version": str(step.to_version), "action": "offline"})
+        elif step.action == DOWNGRADE_API:
             hops.append({"version": str(step.binary), "action": "downgrade"})
         elif step.action in (UPGRADE, RECORD):
             hops.append({"version": str(step.binary or step.to_version), "action": "upgrade"})
     return hops, list(plan.warnings)
+
+
+def restore_version_refusal(snapshot_version, version):
+    """Why a snapshot taken on ``snapshot_version`` may not be restored onto ``version`` ("" when it may).
+
+    It may be restored onto its own version, or one minor below it where etcd has no downgrade API (the
+    offline downgrade: 3.5 -> 3.4, 3.4 -> 3.3), as the rolling plan's offline hop."""
+    if str(version) == str(snapshot_version):
+        return ""
+    try:
+        hops = plan_hops([snapshot_version], version, [snapshot_version, version], offline_allowed=True)[0]
+    except MigrationError as exc:
+        reason = str(exc)
+    else:
+        if [hop["action"] for hop in hops] == ["offline"]:
+            return ""
+        reason = ("from 3.6 a cluster changes version while it runs: upgrade.yml -e etcd_target_version=%s"
+                  % version)
+    return ("a snapshot of etcd %s is restored onto its own version, or one minor below it under 3.6 (the offline "
+            "downgrade: 3.5 to 3.4, 3.4 to 3.3), not onto %s: %s" % (snapshot_version, version, reason))
 
 
 def _annotate(hops, running):
@@ -189,6 +216,31 @@ def _root_gate(hops, members, settings, errors):
                   "etcd_root_user when it is not root), from a vault" % (", ".join(with_auth), ", ".join(needs)))
 
 
+def _offline_hop(hops, members, settings, errors, warnings):
+    """The offline downgrade stated before anything stops: the whole cluster is down for it, and the snapshot is
+    taken while it serves. It is restore.yml's work, which knows one cluster per run."""
+    for hop in hops:
+        if hop["action"] != "offline":
+            continue
+        adopted = [member["host"] for member in members if member.get("adopted_sources")]
+        if adopted:
+            errors.append("the offline downgrade to %s restores members the server role configured (restore.yml "
+                          "reads their etcd.conf.yml), and %s run under a unit of their own (etcd_adopt_service): "
+                          "install them with site.yml first, or restore them by hand"
+                          % (hop["version"], ", ".join(adopted)))
+        if int(settings.get("clusters") or 1) > 1:
+            errors.append("the offline downgrade to %s restores one cluster per run, and this run has %s: run it "
+                          "for this cluster alone (-e etcd_cluster_group=NAME)" % (hop["version"], settings["clusters"]))
+        warnings.append(
+            "offline downgrade %s -> %s: a snapshot is taken, then every member (%s) is stopped and restored from it "
+            "with etcd %s's tool. The cluster serves nothing from the first stop until every member is healthy on %s "
+            "(about one restart plus a rename of each data dir), and writes after the snapshot are lost: stop the "
+            "clients' writes first. Every key, revision and lease of the snapshot is kept (a lease's TTL starts "
+            "again); the old data dirs are kept aside." % (hop["from"], hop["version"],
+                                                           ", ".join(m["host"] for m in members), hop["version"],
+                                                           hop["version"]))
+
+
 def _adopted_gates(hops, members, errors, warnings):
     """What a member the collection did not install gives etcd that a hop cannot run with.
 
@@ -261,11 +313,14 @@ def rolling_preflight(members, target, available, settings=None):
     etcd_member_settings's) and ``adopted_service`` (its unit).
     ``settings``: ``enable_v2``, ``extra_config`` and ``snapshot_count`` of the
     server role, ``root_password_given`` (etcd_root_password is not empty),
-    ``cluster_restart_allowed`` (a hop may stop every member at once) and
-    ``forks`` (hosts Ansible runs at once, for such a hop).
+    ``cluster_restart_allowed`` (a hop may stop every member at once),
+    ``forks`` (hosts Ansible runs at once, for such a hop),
+    ``offline_downgrade_allowed`` (one minor down below 3.6 may restore every
+    member from a snapshot) and ``clusters`` (how many the run changes).
 
-    Returns ``hops`` (each with ``version``, ``action`` (upgrade, downgrade, or
-    snapshot: a restart with snapshot-count 1), ``from``, ``minor``,
+    Returns ``hops`` (each with ``version``, ``action`` (upgrade, downgrade,
+    snapshot: a restart with snapshot-count 1, or offline: every member
+    restored from a snapshot onto the version), ``from``, ``minor``,
     ``check_v2store``, ``together`` (every member stopped, then all started:
     3.4 -> 3.5 with auth on), and the server role's ``snapshot_count`` and
     ``rejected_settings`` (keys left out of the configuration) for it),
@@ -291,7 +346,8 @@ def rolling_preflight(members, target, available, settings=None):
                       % ", ".join("%s sees %s" % (m["host"], m.get("leader")) for m in members))
     hops = []
     try:
-        hops, plan_warnings = plan_hops([member.get("version") for member in members], target, available)
+        hops, plan_warnings = plan_hops([member.get("version") for member in members], target, available,
+                                        settings.get("offline_downgrade_allowed"))
         warnings.extend(plan_warnings)
         _annotate(hops, [member["version"] for member in members])
         dropped = _dropped_on_the_way(hops, settings)
@@ -300,6 +356,7 @@ def rolling_preflight(members, target, available, settings=None):
         _configure(hops, settings)
         _adopted_gates(hops, members, errors, warnings)
         _root_gate(hops, members, settings, errors)
+        _offline_hop(hops, members, settings, errors, warnings)
     except MigrationError as exc:
         errors.append(str(exc))
         dropped = []

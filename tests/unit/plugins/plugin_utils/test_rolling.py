@@ -3,7 +3,7 @@
 import pytest
 
 from ansible_collections.etcdops.etcd.plugins.plugin_utils.rolling import (
-    plan_hops, rejected_settings, rolling_preflight, rolling_summary)
+    plan_hops, rejected_settings, restore_version_refusal, rolling_preflight, rolling_summary)
 from ansible_collections.etcdops.etcd.plugins.module_utils.versions import MigrationError
 
 OFFERED = ["3.4.23", "3.5.16", "3.5.35", "3.6.5", "3.6.16", "3.7.3"]
@@ -28,10 +28,52 @@ def test_a_patch_change_is_still_rolled():
     assert rolling_hops(["3.5.16"] * 3, "3.5.35", OFFERED) == [{"version": "3.5.35", "action": "upgrade"}]
 
 
-def test_downgrade_uses_the_api_from_36_and_refuses_below_with_the_offline_path():
+def test_downgrade_uses_the_api_from_36_and_below_refuses_naming_the_offline_flag():
     assert rolling_hops(["3.7.3"] * 3, "3.6.16", OFFERED) == [{"version": "3.6.16", "action": "downgrade"}]
-    with pytest.raises(MigrationError, match="cannot be downgraded in place.*Offline path.*etcd_migrate"):
+    with pytest.raises(MigrationError, match="cannot be downgraded in place.*-e etcd_allow_offline_downgrade=true"):
         rolling_hops(["3.5.35"] * 3, "3.4.23", OFFERED)
+
+
+def test_the_offline_flag_makes_one_minor_down_below_36_an_offline_hop_and_no_more():
+    assert plan_hops(["3.5.35"] * 3, "3.4.23", OFFERED, offline_allowed=True)[0] == [
+        {"version": "3.4.23", "action": "offline"}]
+    assert plan_hops(["3.4.23"] * 3, "3.3.25", OFFERED + ["3.3.25"], offline_allowed=True)[0] == [
+        {"version": "3.3.25", "action": "offline"}]
+    # A 3.6 cluster goes to 3.5 first (the downgrade API), in a run of its own; two minors at once are refused.
+    for running, target in (("3.6.16", "3.4.23"), ("3.5.35", "3.3.25")):
+        with pytest.raises(MigrationError, match="more than one minor below.*migrate to"):
+            plan_hops([running] * 3, target, OFFERED + ["3.3.25"], offline_allowed=True)
+    # The flag changes nothing where the downgrade API is there.
+    assert plan_hops(["3.7.3"] * 3, "3.6.16", OFFERED, offline_allowed=True)[0] == [
+        {"version": "3.6.16", "action": "downgrade"}]
+
+
+def test_a_restore_goes_onto_the_snapshots_version_or_one_minor_down_below_36_only():
+    for snapshot, version in (("3.5.35", "3.5.35"), ("3.5.35", "3.4.23"), ("3.4.23", "3.3.25"), ("3.5.0", "3.4.23")):
+        assert restore_version_refusal(snapshot, version) == ""
+    for snapshot, version, way in (("3.6.16", "3.5.35", "changes version while it runs: upgrade.yml"),
+                                   ("3.5.35", "3.3.25", "more than one minor below"),
+                                   ("3.4.23", "3.5.35", "changes version while it runs"),
+                                   ("3.5.35", "3.5.0", "")):
+        refusal = restore_version_refusal(snapshot, version)
+        assert refusal.startswith("a snapshot of etcd %s is restored onto its own version" % snapshot), refusal
+        assert "not onto %s" % version in refusal and way in refusal
+
+
+def test_the_offline_hop_states_the_downtime_and_takes_one_cluster_per_run():
+    allowed = {"offline_downgrade_allowed": True, "extra_config": {"experimental-initial-corrupt-check": True}}
+    result = rolling_preflight(members(version="3.5.35"), "3.4.23", OFFERED, allowed)
+    assert result["errors"] == []
+    hop, = result["hops"]
+    assert (hop["action"], hop["from"], hop["version"], hop["together"]) == ("offline", "3.5.35", "3.4.23", False)
+    assert hop["rejected_settings"] == []
+    downtime, = [w for w in result["warnings"] if w.startswith("offline downgrade 3.5.35 -> 3.4.23")]
+    assert "every member (m1, m2, m3) is stopped" in downtime and "writes after the snapshot are lost" in downtime
+    crowded = rolling_preflight(members(version="3.5.35"), "3.4.23", OFFERED, dict(allowed, clusters=2))
+    assert any("one cluster per run" in e and "etcd_cluster_group" in e for e in crowded["errors"])
+    adopted = rolling_preflight(members(version="3.5.35", m2={"adopted_sources": {"name": "flag"}}), "3.4.23",
+                                OFFERED, allowed)
+    assert any("m2 run under a unit of their own" in e for e in adopted["errors"])
 
 
 def test_a_hop_stopped_part_way_is_finished_first():
@@ -84,7 +126,7 @@ def test_preflight_refuses_an_unhealthy_member_a_full_disk_and_a_split_view_of_t
 def test_preflight_reports_plan_refusals_as_errors_not_exceptions():
     result = rolling_preflight(members(version="3.5.35"), "3.4.23", OFFERED)
     assert result["hops"] == []
-    assert len(result["errors"]) == 1 and "Offline path" in result["errors"][0]
+    assert len(result["errors"]) == 1 and "etcd_allow_offline_downgrade=true" in result["errors"][0]
 
 
 def test_preflight_warns_below_the_recommended_35_patch_and_adds_the_floor_hop():
