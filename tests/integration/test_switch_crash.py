@@ -162,17 +162,22 @@ class Host:
                       if p.name.endswith((".previous", ".next", ".tmp")))
 
 
-@pytest.fixture
-def host(data_dir_from, tmp_path):
-    """A running 3.4 member with the sample data, the 3.5 configuration and unit prepared beside the live ones."""
+def running(host_class, data_dir_from, tmp_path):
+    """A running 3.4 member with the sample data on a host of ``host_class``, its 3.5 files prepared."""
     old, data_dir, marks, state = data_dir_from("3.4")
-    member_host = Host(tmp_path, data_dir, old, etcd_version("3.5"))
+    member_host = host_class(tmp_path, data_dir, old, etcd_version("3.5"))
     member_host.marks, member_host.state = marks, state
     member_host.systemctl("daemon-reload")
     member_host.systemctl("start", "etcd")
     member_host.wait_healthy(old)
     yield member_host
     member_host.systemctl("stop", "etcd")
+
+
+@pytest.fixture
+def host(data_dir_from, tmp_path):
+    """The 3.5 configuration and unit prepared beside the live ones."""
+    yield from running(Host, data_dir_from, tmp_path)
 
 
 # Each moment, whether etcd runs then, and which side of the swap the next run must read from the disk.
@@ -240,15 +245,8 @@ class InPlaceHost(Host):
 
 @pytest.fixture
 def in_place_host(data_dir_from, tmp_path):
-    """A running 3.4 member run from its own binary, the 3.5 binary copied beside it."""
-    old, data_dir, marks, state = data_dir_from("3.4")
-    member_host = InPlaceHost(tmp_path, data_dir, old, etcd_version("3.5"))
-    member_host.marks, member_host.state = marks, state
-    member_host.systemctl("daemon-reload")
-    member_host.systemctl("start", "etcd")
-    member_host.wait_healthy(old)
-    yield member_host
-    member_host.systemctl("stop", "etcd")
+    """The member run from its own binary, the 3.5 binary copied beside it."""
+    yield from running(InPlaceHost, data_dir_from, tmp_path)
 
 
 IN_PLACE_KILL_POINTS = [
