@@ -21,8 +21,6 @@ __metaclass__ = type
 import json
 import os
 import shlex
-import subprocess
-import sys
 
 from .compat import BOOLEAN_FLAGS
 
@@ -33,15 +31,7 @@ NOT_SETTINGS = ("ETCD_UNSUPPORTED_ARCH",)
 CONFIG_FILE_VARIABLE_SINCE = (3, 4)
 UNIT_PROPERTIES = ("LoadState", "ActiveState", "MainPID", "ExecStart", "FragmentPath", "DropInPaths",
                    "NeedDaemonReload", "RootDirectory", "RootImage", "Environment", "EnvironmentFiles")
-# Read as the process's own user when root may not read it (a container without CAP_SYS_PTRACE): the kernel lets
-# a process's owner read its environment, working directory and binary.
-AS_OWNER = r"""
-import json, os, sys
-proc = "/proc/" + sys.argv[1]
-with open(proc + "/environ", "rb") as handle:
-    environ = handle.read().decode("utf-8", "replace")
-print(json.dumps({"environ": environ, "cwd": os.readlink(proc + "/cwd"), "exe": os.readlink(proc + "/exe")}))
-"""
+
 
 
 class SettingsError(Exception):
@@ -156,22 +146,51 @@ def _read(path, mode="r"):
 
 
 def _process_view(pid, proc):
-    """The process's environment, working directory and binary; read as its owner when root may not."""
+    """The process's environment, working directory and binary; read as its owner when root may not (a container
+    without CAP_SYS_PTRACE: the kernel lets a process's owner read them)."""
     process = os.path.join(proc, str(pid))
-    try:
-        return (_read(os.path.join(process, "environ"), "rb").decode("utf-8", "replace"),
-                os.readlink(os.path.join(process, "cwd")), os.readlink(os.path.join(process, "exe")))
-    except (IOError, OSError):
-        owner = os.stat(process)
 
-        def become_owner():
+    def view():
+        return {"environ": _read(os.path.join(process, "environ"), "rb").decode("utf-8", "replace"),
+                "cwd": os.readlink(os.path.join(process, "cwd")), "exe": os.readlink(os.path.join(process, "exe"))}
+
+    try:
+        found = view()
+    except (IOError, OSError):
+        found = _as_owner(os.stat(process), view)
+    return found["environ"], found["cwd"], found["exe"]
+
+
+def _as_owner(owner, read):
+    """``read()`` in a child process that has become ``owner``'s user and group (a stat result), its result back
+    through a pipe as JSON."""
+    reader, writer = os.pipe()
+    child = os.fork()
+    if child == 0:
+        os.close(reader)
+        try:
             os.setgroups([])
             os.setgid(owner.st_gid)
             os.setuid(owner.st_uid)
-
-        out = subprocess.check_output([sys.executable, "-c", AS_OWNER, str(pid)], preexec_fn=become_owner)
-        view = json.loads(out.decode("utf-8"))
-        return view["environ"], view["cwd"], view["exe"]
+            payload = json.dumps({"found": read()})
+        except Exception as error:  # pylint: disable=broad-except  # reported by the parent, whatever it is
+            payload = json.dumps({"error": str(error)})
+        os.write(writer, payload.encode("utf-8"))
+        os._exit(0)  # pylint: disable=protected-access  # the forked child must not run the module's cleanup
+    os.close(writer)
+    chunks = []
+    while True:
+        chunk = os.read(reader, 65536)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(reader)
+    os.waitpid(child, 0)
+    answer = json.loads(b"".join(chunks).decode("utf-8") or "{}")
+    if "found" not in answer:
+        raise SettingsError("the process could not be read as its owner (uid %d) either: %s"
+                            % (owner.st_uid, answer.get("error", "no answer")))
+    return answer["found"]
 
 
 def _shared_binary(service, pid, binary, run, systemctl, proc):
@@ -266,7 +285,7 @@ def read_member_process(service, run, systemctl="systemctl", proc="/proc", versi
     if shared:
         raise SettingsError("%s is also run by %s: replacing it in place would change their version too. Give each "
                             "unit a binary of its own first" % (running, ", ".join(shared)))
-    version = (version_of or _binary_version)(program)
+    version = (version_of or (lambda binary: _binary_version(binary, run)))(program)
     config_file = config_file_path(argv, environ, cwd, version)
     try:
         config_text = _read(config_file) if config_file else ""
@@ -286,13 +305,13 @@ def read_member_process(service, run, systemctl="systemctl", proc="/proc", versi
     }
 
 
-def _binary_version(binary):
-    out = subprocess.check_output([binary, "--version"]).decode("utf-8", "replace")
-    for line in out.splitlines():
+def _binary_version(binary, run):
+    rc, out, err = run([binary, "--version"])
+    for line in out.splitlines() if rc == 0 else []:
         if line.startswith("etcd Version:"):
             major, minor_version = line.split(":")[1].strip().split(".")[:2]
             return int(major), int(minor_version)
-    raise SettingsError("%s --version does not say its version: %s" % (binary, out.strip()))
+    raise SettingsError("%s --version does not say its version: %s" % (binary, (out + err).strip()))
 
 
 def owning_package(path, run, dpkg_query=None, rpm=None):

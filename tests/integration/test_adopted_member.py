@@ -5,6 +5,7 @@ itself reports (member list, its data dir, an endpoint that answers). systemd is
 ``systemctl show`` answer is given, naming the real process."""
 
 import json
+import pwd
 import os
 import shutil
 import signal
@@ -42,7 +43,14 @@ class Unit:
                         (self.environment if environment is None else environment).items())))
         unit.update(properties)
         text = "".join("%s=%s\n" % item for item in unit.items())
-        return lambda argv: (0, "" if "*.service" in argv else text, "")
+
+        def run(argv):
+            if argv[:2] != ["systemctl", "show"]:
+                done = subprocess.run(argv, capture_output=True, text=True, check=False)
+                return done.returncode, done.stdout, done.stderr
+            return 0, "" if "*.service" in argv else text, ""
+
+        return run
 
     def stop(self):
         if self.process.poll() is None:
@@ -184,3 +192,32 @@ def test_33_ignores_the_configuration_file_variable_and_the_reading_does_too(tmp
         assert found["sources"]["config-file"] == "environment (ETCD_CONFIG_FILE)"
     finally:
         unit.stop()
+
+
+def test_a_process_root_may_not_read_is_read_as_its_owner(tmp_path):
+    """In a container without CAP_SYS_PTRACE root may not read another user's /proc/PID/environ; its owner may."""
+    from ansible_collections.etcdops.etcd.plugins.module_utils.member_process import _as_owner
+
+    nobody = pwd.getpwnam("nobody")
+
+    def become_nobody():
+        os.setgroups([])
+        os.setgid(nobody.pw_gid)
+        os.setuid(nobody.pw_uid)
+
+    sleeper = subprocess.Popen(["sleep", "30"], env={"ETCD_NAME": "owned-by-nobody", "PATH": os.environ["PATH"]},
+                               preexec_fn=become_nobody, cwd="/")
+    try:
+        proc = "/proc/%d" % sleeper.pid
+
+        def read():
+            with open(proc + "/environ", "rb") as handle:
+                return {"uid": os.getuid(), "environ": handle.read().decode()}
+
+        found = _as_owner(os.stat(proc), read)
+        assert found["uid"] == nobody.pw_uid and "ETCD_NAME=owned-by-nobody" in found["environ"]
+        with pytest.raises(SettingsError, match="could not be read as its owner .uid %d. either" % nobody.pw_uid):
+            _as_owner(os.stat(proc), lambda: open(str(tmp_path / "missing")).read())
+    finally:
+        sleeper.kill()
+        sleeper.wait()
