@@ -33,7 +33,6 @@ UNIT_PROPERTIES = ("LoadState", "ActiveState", "MainPID", "ExecStart", "Fragment
                    "NeedDaemonReload", "RootDirectory", "RootImage", "Environment", "EnvironmentFiles")
 
 
-
 class SettingsError(Exception):
     """The member's settings cannot be read or used; the text names the problem and the fix."""
 
