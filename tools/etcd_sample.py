@@ -2,6 +2,7 @@
 
 import base64
 import contextlib
+import random
 import socket
 import sys
 from pathlib import Path
@@ -12,7 +13,35 @@ sys.path.insert(0, str(ROOT / ".cache" / "collections"))
 from ansible_collections.etcdops.etcd.plugins.module_utils.etcd_process import Member, Toolset  # noqa: E402
 
 
+# Ports handed out by this process: a port is given once, even after the member that used it stopped.
+_HANDED_OUT = set()
+
+
+def _ephemeral_range():
+    try:
+        low, high = (int(part) for part in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    except (OSError, ValueError):
+        low, high = 32768, 60999
+    return low, high
+
+
 def free_port():
+    """A loopback port nobody listens on, below the kernel's range for outgoing connections: a port from that range
+    (what binding port 0 gives) is free only until some process on a busy machine connects from it, which made a
+    member's listen fail ("address already in use") between this check and its start."""
+    low, _high = _ephemeral_range()
+    floor = 20000 if low > 21000 else 1024
+    for _attempt in range(500):
+        port = random.randrange(floor, low)
+        if port in _HANDED_OUT:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _HANDED_OUT.add(port)
+        return port
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
