@@ -125,12 +125,9 @@ def v2_api_flags(version):
 
 
 def rejected_settings(version, extra_config=None):
-    """The keys of the server role's configuration that ``version`` refuses, to leave out of it:
-    ``enable-v2`` from 3.6, and the ``experimental-*`` keys of ``extra_config`` from 3.7."""
-    keys = ["enable-v2"] if holds(V2_API_REMOVED, version) else []
-    if holds(EXPERIMENTAL_FLAGS_REMOVED, version):
-        keys.extend(key for key in sorted(extra_config or {}) if key.startswith("experimental-"))
-    return keys
+    """The keys of the server role's configuration that ``version`` refuses, to leave out of it (FLAGS_REMOVED):
+    ``enable-v2`` from 3.6, and the removed keys of ``extra_config`` (``experimental-*`` from 3.7, ...)."""
+    return removed_settings(version, dict(dict.fromkeys(["enable-v2"]), **(extra_config or {})))
 
 
 # --- the flags each minor removed (etcd --help of 3.3.25, 3.4.23, 3.5.35, 3.6.16, 3.7.3 compared, each removed flag

@@ -17,6 +17,7 @@ import pytest
 from etcd_sample import free_port
 from helpers import BIN_ROOT, etcd_version
 
+from ansible_collections.etcdops.etcd.plugins.module_utils.etcd_process import clean_environment
 from ansible_collections.etcdops.etcd.plugins.module_utils.member_process import SettingsError, read_member_process
 from ansible_collections.etcdops.etcd.plugins.plugin_utils.member_settings import member_settings
 
@@ -26,8 +27,7 @@ class Unit:
 
     def __init__(self, program, args, environment, cwd, log):
         self.program, self.args, self.environment = str(program), args, environment
-        env = {key: value for key, value in os.environ.items() if not key.startswith(("ETCD_", "ETCDCTL_"))}
-        env.update(environment)
+        env = clean_environment(**environment)
         with open(log, "w") as handle:
             self.process = subprocess.Popen([self.program] + args, env=env, cwd=str(cwd), stdout=handle,
                                             stderr=subprocess.STDOUT, start_new_session=True)
@@ -60,9 +60,8 @@ class Unit:
 
 def ctl(version, endpoint, *args):
     got = subprocess.run([str(BIN_ROOT / version / "etcdctl"), "--endpoints", endpoint, "--dial-timeout=2s"]
-                         + list(args), capture_output=True, text=True, env=dict(
-                             [(k, v) for k, v in os.environ.items() if not k.startswith(("ETCD_", "ETCDCTL_"))]
-                             + [("ETCDCTL_API", "3")]), check=False)
+                         + list(args), capture_output=True, text=True, env=clean_environment(ETCDCTL_API="3"),
+                         check=False)
     return got
 
 
