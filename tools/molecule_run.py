@@ -10,6 +10,7 @@ time; the exit status is non-zero unless every scenario passed (the other lanes 
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -23,16 +24,23 @@ VENV_BIN = str(Path(sys.executable).parent)
 ENV = dict(os.environ, PATH=VENV_BIN + os.pathsep + os.environ.get("PATH", ""),
            ANSIBLE_CALLBACKS_ENABLED="ansible.posix.profile_tasks")
 LOGS = ROOT / ".cache" / "molecule-logs"
+# Each scenario's ephemeral directory (inventory, the controller's snapshots, CA, downloads), made empty before
+# every run: molecule's default one is named after the project directory ("extensions" in every checkout) and is
+# pruned only when a sequence ends, so a run killed midway left its snapshots to the next run of any checkout
+# (CI once counted two snapshots of one hop). Its destroy step removes containers by the platforms' names.
+EPHEMERAL = ROOT / ".cache" / "molecule-ephemeral"
 PRINTING = threading.Lock()
 
 
 def run_lane(scenarios, passed):
     for scenario in scenarios:
         log_path = LOGS / ("%s.log" % scenario)
+        ephemeral = EPHEMERAL / scenario
+        shutil.rmtree(ephemeral, ignore_errors=True)
         started = time.monotonic()
         with open(log_path, "w") as log:
             rc = subprocess.call(["molecule", "test", "-s", scenario], cwd=ROOT / "extensions", stdout=log,
-                                 stderr=subprocess.STDOUT, env=ENV)
+                                 stderr=subprocess.STDOUT, env=dict(ENV, MOLECULE_EPHEMERAL_DIRECTORY=str(ephemeral)))
         took = time.monotonic() - started
         with PRINTING:
             sys.stdout.write(log_path.read_text(errors="replace"))
