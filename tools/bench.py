@@ -126,8 +126,11 @@ def bench_rolling(work):
     report = work / "rolling.json"
     root = Path(__file__).resolve().parent.parent
     subprocess.run(["bash", "tools/molecule-env.sh"], cwd=root, check=True)
+    # An ephemeral directory of its own (see tools/molecule_run.py: molecule's default one outlives killed runs).
+    ephemeral = tempfile.mkdtemp(prefix="molecule-rolling-", dir=work)
     subprocess.run(["bash", "-c", ". .cache/podman/molecule.env && cd extensions && molecule test -s rolling"],
-                   cwd=root, check=True, env=dict(os.environ, ETCDOPS_ROLLING_REPORT=str(report)))
+                   cwd=root, check=True, env=dict(os.environ, ETCDOPS_ROLLING_REPORT=str(report),
+                                                  MOLECULE_EPHEMERAL_DIRECTORY=ephemeral))
     figures = json.loads(report.read_text())
     print("rolling scenario: %d acknowledged writes, %d failed attempts"
           % (figures["acknowledged_writes"], figures["failed_write_attempts"]))
