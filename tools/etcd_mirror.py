@@ -23,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import etcd_binaries  # noqa: E402  (the one place that knows the cache)
 
-ARCH = "amd64"  # this machine's arch: the cache's own; other arches come from the cross-built cache
+ARCH = "amd64"  # this machine's arch: the cache's own; other arches come from the other-arches cache
 
 
 def archive_bytes(version, source_dir, arch):
@@ -50,11 +50,11 @@ def archive_bytes(version, source_dir, arch):
 
 def build(out_dir, versions=None, arch=ARCH):
     """Write the mirror tree for the cached versions of ``arch`` (all by default); returns them."""
-    root = etcd_binaries.cache_root() if arch == ARCH else etcd_binaries.cross_root(arch)
+    root = etcd_binaries.cache_root() if arch == ARCH else etcd_binaries.other_arch_root(arch)
     versions = sorted(versions or etcd_binaries.load_manifest(root)["versions"])
     missing = [v for v in versions if not (root / v / "etcd").is_file()]
     if not versions or missing:
-        fix = "make etcd-binaries" if arch == ARCH else "python tools/etcd_binaries.py --cross " + arch
+        fix = "make etcd-binaries" if arch == ARCH else "python tools/etcd_binaries.py --other-arches " + arch
         raise SystemExit(f"no {arch} etcd {', '.join(missing) or '(none cached)'} in {root}: run `{fix}` first")
     for version in versions:
         release = Path(out_dir) / f"v{version}"
@@ -87,8 +87,8 @@ def main(argv=None):
     build_cmd = sub.add_parser("build", help="lay the cache out as etcd releases")
     build_cmd.add_argument("out_dir")
     build_cmd.add_argument("versions", nargs="*", help="versions to lay out (default: every cached one)")
-    build_cmd.add_argument("--arch", default=ARCH, choices=[ARCH, *sorted(etcd_binaries.CROSS_ARCHES)],
-                           help="whose binaries (other arches: `etcd_binaries.py --cross` first)")
+    build_cmd.add_argument("--arch", default=ARCH, choices=[ARCH, *sorted(etcd_binaries.OTHER_ARCHES)],
+                           help="whose binaries (other arches: `etcd_binaries.py --other-arches` first)")
     serve_cmd = sub.add_parser("serve", help="serve a mirror tree over HTTP")
     serve_cmd.add_argument("out_dir")
     serve_cmd.add_argument("--address", default="127.0.0.1")
