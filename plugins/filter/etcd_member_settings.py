@@ -34,6 +34,14 @@ options:
     description: The key of O(cert_file).
     type: str
     default: ""
+  certificate_names:
+    description:
+      - The subject alternative names of the certificate the member serves clients with (C(DNS:name),
+        C(IP:address), as P(community.crypto.x509_certificate_info#filter) gives them). Over TLS the endpoint is
+        then the first candidate that certificate is valid for, and none is an error naming the certificate.
+    type: list
+    elements: str
+    default: []
 """
 
 EXAMPLES = r"""
@@ -48,7 +56,8 @@ _value:
     - C(settings) (each setting by its flag name, TLS sections of a configuration file as their flags) and
       C(sources) (C(flag), C(environment (ETCD_NAME)), C(configuration file PATH) or etcd's default);
       C(data_dir), C(wal_dir), C(cert_file), C(peer_cert_file); and the collection's access - C(endpoint) (a
-      loopback client URL, or the first advertised one), C(scheme), C(client_ca_file), C(client_cert_file),
+      loopback client URL, or the first advertised one; over TLS with O(certificate_names), the first its
+      certificate is valid for), C(scheme), C(client_ca_file), C(client_cert_file),
       C(client_key_file).
   type: dict
 """
@@ -59,9 +68,9 @@ from ansible_collections.etcdops.etcd.plugins.module_utils.member_process import
 from ansible_collections.etcdops.etcd.plugins.plugin_utils.member_settings import member_settings
 
 
-def etcd_member_settings(process, ca_file="", cert_file="", key_file=""):
+def etcd_member_settings(process, ca_file="", cert_file="", key_file="", certificate_names=()):
     try:
-        return member_settings(process, ca_file, cert_file, key_file)
+        return member_settings(process, ca_file, cert_file, key_file, certificate_names)
     except SettingsError as error:
         raise AnsibleFilterError("%s on %s: %s" % (process.get("service"), process.get("binary"), error))
 

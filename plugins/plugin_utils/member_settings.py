@@ -19,6 +19,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import ipaddress
 import os
 
 try:
@@ -111,20 +112,53 @@ def _urls(value):
     return [url.strip() for url in value.split(",") if url.strip()]
 
 
-def client_access(settings, ca_file="", cert_file="", key_file=""):
+def _certificate_names_host(names, host):
+    """Whether a certificate whose subject alternative names are ``names`` (``DNS:x``, ``IP:a.b.c.d``, as
+    community.crypto's x509_certificate_info gives them) is valid for ``host``, as Go's VerifyHostname decides: an
+    address only by an IP name, a name by an equal DNS name or a wildcard standing for its first label."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        address = None
+    host = host.rstrip(".").lower()
+    for kind, _sep, value in (name.partition(":") for name in names):
+        if kind == "IP" and address is not None:
+            try:
+                if ipaddress.ip_address(value) == address:
+                    return True
+            except ValueError:
+                continue
+        elif kind == "DNS" and address is None:
+            value = value.rstrip(".").lower()
+            if value == host or (value.startswith("*.") and host.partition(".")[2] == value[2:]):
+                return True
+    return False
+
+
+def client_access(settings, ca_file="", cert_file="", key_file="", certificate_names=()):
     """How the collection calls the member as a client: its endpoint and the TLS files for etcdctl.
 
-    The endpoint is a loopback URL the member listens on, or else its first advertised client URL (its
-    certificate names that one). The CA is ``ca_file`` or the member's own trusted CA; the client certificate is
-    ``cert_file``/``key_file``, or the member's own pair when it requires client certificates.
+    The endpoint is a loopback URL the member listens on, or else its first advertised client URL; over TLS with
+    ``certificate_names`` (its certificate's subject alternative names), the first of those its certificate is valid
+    for. The CA is ``ca_file`` or the member's own trusted CA; the client certificate is ``cert_file``/``key_file``,
+    or the member's own pair when it may ask for one.
     """
     loopback = [url for url in _urls(settings["listen-client-urls"])
                 if urlsplit(url).scheme in ("http", "https") and urlsplit(url).hostname in LOOPBACK]
-    endpoints = loopback or [url for url in _urls(settings["advertise-client-urls"])
-                             if urlsplit(url).scheme in ("http", "https")]
+    advertised = [url for url in _urls(settings["advertise-client-urls"]) if urlsplit(url).scheme in ("http", "https")]
+    endpoints = loopback + [url for url in advertised if url not in loopback]
     if not endpoints:
         raise SettingsError("the member advertises no http(s) client URL (advertise-client-urls %s)"
                             % settings["advertise-client-urls"])
+    if certificate_names:
+        verified = [url for url in endpoints
+                    if urlsplit(url).scheme == "http" or _certificate_names_host(certificate_names, urlsplit(url).hostname)]
+        if not verified:
+            raise SettingsError("its certificate %s is valid for %s, none of the hosts of %s: a client would refuse "
+                                "it, and so would the collection's calls. Issue it for one of them as well (an IP "
+                                "name 127.0.0.1 is usual), then run again"
+                                % (settings.get("cert-file", ""), ", ".join(certificate_names), ", ".join(endpoints)))
+        endpoints = verified
     endpoint = endpoints[0]
     access = {"endpoint": endpoint, "scheme": urlsplit(endpoint).scheme, "client_ca_file": "",
               "client_cert_file": "", "client_key_file": ""}
@@ -136,17 +170,19 @@ def client_access(settings, ca_file="", cert_file="", key_file=""):
                             "certificate as etcd_client_ca_file" % endpoint)
     if cert_file:
         access["client_cert_file"], access["client_key_file"] = cert_file, key_file
-    elif settings.get("client-cert-auth") == "true":
+    # etcd 3.4 and later ask every client for a certificate once a trusted-ca-file is given, client-cert-auth or
+    # not (measured; 3.3 only with client-cert-auth); a client that is not asked sends none.
+    elif settings.get("client-cert-auth") == "true" or settings.get("trusted-ca-file"):
         access["client_cert_file"], access["client_key_file"] = settings.get("cert-file", ""), settings.get("key-file", "")
     return access
 
 
-def member_settings(process, ca_file="", cert_file="", key_file=""):
+def member_settings(process, ca_file="", cert_file="", key_file="", certificate_names=()):
     """Everything the rolling change needs of an adopted member: settings, sources, data and WAL dir, access."""
     settings, sources = effective_settings(process)
     result = {"settings": settings, "sources": sources, "data_dir": settings["data-dir"],
               "binary_version": process.get("binary_version", ""),
               "wal_dir": settings.get("wal-dir", ""), "cert_file": settings.get("cert-file", ""),
               "peer_cert_file": settings.get("peer-cert-file", "")}
-    result.update(client_access(settings, ca_file, cert_file, key_file))
+    result.update(client_access(settings, ca_file, cert_file, key_file, certificate_names))
     return result

@@ -106,3 +106,36 @@ def test_go_booleans_unix_sockets_and_a_setting_given_twice():
     assert found["sources"]["name"] == "flag and environment (ETCD_NAME)"
     # 3.3 reads a configuration file from the flag only.
     assert config_file_path(["/usr/bin/etcd"], {"ETCD_CONFIG_FILE": "c.yml"}, "/etc", (3, 3)) == ""
+
+
+def test_over_tls_the_calls_go_to_a_url_the_members_certificate_is_valid_for():
+    argv = ["/usr/bin/etcd", "--listen-client-urls=https://127.0.0.1:2379,https://10.0.0.4:2379",
+            "--advertise-client-urls=https://m4.example.com:2379", "--trusted-ca-file=/pki/ca.crt",
+            "--cert-file=/pki/s.crt", "--key-file=/pki/s.key"]
+    # Issued for the host's name only (a loopback URL would fail the certificate check): the advertised URL.
+    assert member_settings(process(argv), certificate_names=["DNS:m4.example.com", "IP:10.0.0.4"])["endpoint"] == \
+        "https://m4.example.com:2379"
+    # A wildcard stands for one first label; an address is named by an IP name only, ::1 as written any way.
+    assert member_settings(process(argv), certificate_names=["DNS:*.example.com"])["endpoint"] == \
+        "https://m4.example.com:2379"
+    assert member_settings(process(argv), certificate_names=["IP:0:0:0:0:0:0:0:1", "IP:127.0.0.1"])["endpoint"] == \
+        "https://127.0.0.1:2379"
+    assert member_settings(process(argv))["endpoint"] == "https://127.0.0.1:2379"
+    for names in (["DNS:127.0.0.1", "DNS:*.com"], ["DNS:*.m4.example.com", "IP:10.0.0.5"]):
+        with pytest.raises(SettingsError, match=r"its certificate /pki/s.crt is valid for .* none of the hosts of "
+                                                r"https://127.0.0.1:2379, https://m4.example.com:2379.*127.0.0.1"):
+            member_settings(process(argv), certificate_names=names)
+
+
+def test_a_loopback_url_without_tls_needs_no_certificate_name():
+    argv = ["/usr/bin/etcd", "--listen-client-urls=http://127.0.0.1:2379,https://10.0.0.4:2379",
+            "--advertise-client-urls=https://m4:2379", "--trusted-ca-file=/pki/ca.crt"]
+    found = member_settings(process(argv), certificate_names=["DNS:m4"])
+    assert (found["endpoint"], found["client_ca_file"]) == ("http://127.0.0.1:2379", "")
+
+
+def test_a_trusted_ca_alone_has_the_calls_present_the_members_own_pair():
+    # etcd 3.4+ asks every client for a certificate once it has a trusted CA, client-cert-auth or not.
+    found = member_settings(process(["/usr/bin/etcd", "--listen-client-urls=https://127.0.0.1:2379",
+                                     "--trusted-ca-file=/pki/ca.crt", "--cert-file=/pki/s.crt", "--key-file=/pki/s.key"]))
+    assert (found["client_cert_file"], found["client_key_file"]) == ("/pki/s.crt", "/pki/s.key")
