@@ -32,7 +32,8 @@ runtime = "runc"
 CONF
 
 # The managed hosts' Debian releases (Python 3.9, 3.11, 3.13): the scenarios' hosts run on bookworm, the cluster
-# scenario's three members one on each. Missing ones are built side by side.
+# scenario's on each (bullseye is its spare's: the mirror's 3.4.23 needs bookworm's C library). Missing ones are
+# built side by side.
 uri=$(sed -n 's/^URIs: *\([^ ]*\/debian\)$/\1/p' /etc/apt/sources.list.d/*.sources 2>/dev/null | head -1)
 [ -n "$uri" ] || uri=$(awk '$1 == "deb" && $2 ~ /\/debian$/ {print $2; exit}' /etc/apt/sources.list)
 build_image() {  # in a subshell of its own: its trap removes the root fs however it ends
