@@ -80,7 +80,7 @@ build-check: setup
 	ansible-doc -t module etcdops.etcd.etcd_data_restore >/dev/null
 	ansible-doc -t module etcdops.etcd.etcdctl >/dev/null
 	ansible-doc -t module etcdops.etcd.etcd_member_process >/dev/null
-	ansible-doc -t filter etcdops.etcd.etcd_migration_versions etcdops.etcd.etcd_rolling_preflight etcdops.etcd.etcd_rejected_settings etcdops.etcd.etcd_restore_version_refusal etcdops.etcd.etcd_membership_change etcdops.etcd.etcd_member_settings >/dev/null
+	ansible-doc -t filter etcdops.etcd.etcd_migration_versions etcdops.etcd.etcd_rolling_preflight etcdops.etcd.etcd_rejected_settings etcdops.etcd.etcd_restore_version_refusal etcdops.etcd.etcd_membership_change etcdops.etcd.etcd_member_settings etcdops.etcd.etcd_member_ids_not_kept >/dev/null
 	ansible-doc -t role etcdops.etcd.binaries etcdops.etcd.server etcdops.etcd.rolling etcdops.etcd.pki etcdops.etcd.backup etcdops.etcd.membership >/dev/null
 	@echo "collection build and ansible-doc: ok"
 
