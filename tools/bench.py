@@ -126,11 +126,9 @@ def bench_rolling(work):
     report = work / "rolling.json"
     root = Path(__file__).resolve().parent.parent
     subprocess.run(["bash", "tools/molecule-env.sh"], cwd=root, check=True)
-    # An ephemeral directory of its own (see tools/molecule_run.py: molecule's default one outlives killed runs).
-    ephemeral = tempfile.mkdtemp(prefix="molecule-rolling-", dir=work)
-    subprocess.run(["bash", "-c", ". .cache/podman/molecule.env && cd extensions && molecule test -s rolling"],
-                   cwd=root, check=True, env=dict(os.environ, ETCDOPS_ROLLING_REPORT=str(report),
-                                                  MOLECULE_EPHEMERAL_DIRECTORY=ephemeral))
+    # As make molecule runs it (molecule_run.py: a fresh ephemeral directory, the log printed whole).
+    subprocess.run(["bash", "-c", '. .cache/podman/molecule.env && exec "$0" tools/molecule_run.py rolling',
+                    sys.executable], cwd=root, check=True, env=dict(os.environ, ETCDOPS_ROLLING_REPORT=str(report)))
     figures = json.loads(report.read_text())
     print("rolling scenario: %d acknowledged writes, %d failed attempts"
           % (figures["acknowledged_writes"], figures["failed_write_attempts"]))

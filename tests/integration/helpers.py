@@ -163,3 +163,38 @@ def v2_keys(member):
                 out[child["key"]] = (child["value"], child.get("ttl"))
         return out
     return flatten(member.v2("GET", "/", query={"recursive": "true"}).get("node", {}), {})
+
+
+def issue_certificates(out, name, dns_names=(), ip_addresses=()):
+    """A test CA (``ca.crt``, ``ca.key``) and a certificate it signs for ``dns_names`` and ``ip_addresses`` only,
+    good for serving and as a client (``NAME.crt``, ``NAME.key``), in ``out``; valid from yesterday to tomorrow."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "etcd test CA")])
+
+    def signed(subject, public_key, *extensions):
+        builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(ca_name).public_key(public_key)
+                   .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+                   .not_valid_after(now + datetime.timedelta(days=1)))
+        for extension in extensions:
+            builder = builder.add_extension(extension, critical=isinstance(extension, x509.BasicConstraints))
+        return builder.sign(ca_key, hashes.SHA256())
+
+    names = [x509.DNSName(n) for n in dns_names] + [x509.IPAddress(ipaddress.ip_address(a)) for a in ip_addresses]
+    for file_name, certificate, private_key in (
+            ("ca", signed(ca_name, ca_key.public_key(), x509.BasicConstraints(ca=True, path_length=None)), ca_key),
+            (name, signed(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]), key.public_key(),
+                          x509.SubjectAlternativeName(names),
+                          x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH])),
+             key)):
+        (Path(out) / (file_name + ".crt")).write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+        (Path(out) / (file_name + ".key")).write_bytes(private_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()))

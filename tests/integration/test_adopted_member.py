@@ -4,7 +4,6 @@ with etcd_member_process's reader and the etcd_member_settings rules. What the r
 itself reports (member list, its data dir, an endpoint that answers). systemd is not on this host: the unit's
 ``systemctl show`` answer is given, naming the real process."""
 
-import datetime
 import json
 import pwd
 import os
@@ -16,7 +15,7 @@ import time
 import pytest
 
 from etcd_sample import free_port
-from helpers import BIN_ROOT, etcd_version
+from helpers import BIN_ROOT, etcd_version, issue_certificates
 
 from ansible_collections.etcdops.etcd.plugins.module_utils.etcd_process import clean_environment
 from ansible_collections.etcdops.etcd.plugins.module_utils.member_process import SettingsError, read_member_process
@@ -224,39 +223,13 @@ def test_a_process_root_may_not_read_is_read_as_its_owner(tmp_path):
         sleeper.wait()
 
 
-def issue(out, dns_names):
-    """A CA, and a serving certificate it signs for ``dns_names`` only."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    now = datetime.datetime.now(datetime.timezone.utc)
-    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "adopted test CA")])
-
-    def build(subject, public_key):
-        return (x509.CertificateBuilder().subject_name(subject).issuer_name(ca_name).public_key(public_key)
-                .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
-                .not_valid_after(now + datetime.timedelta(days=2)))
-
-    ca = build(ca_name, ca_key.public_key()).add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
-    serving = build(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "member")]), key.public_key()).add_extension(
-        x509.SubjectAlternativeName([x509.DNSName(name) for name in dns_names]), False)
-    for name, signed in (("ca", ca), ("server", serving)):
-        (out / (name + ".crt")).write_bytes(signed.sign(ca_key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM))
-    (out / "server.key").write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                                       serialization.PrivateFormat.TraditionalOpenSSL,
-                                                       serialization.NoEncryption()))
-
-
 def test_over_tls_the_calls_go_to_a_url_the_certificate_holds_with_the_certificate_it_asks_for(tmp_path, program):
     """A member listening on a loopback address its certificate does not hold (issued for the host's name): the
     calls go to the advertised URL the certificate holds, which verifies where the loopback URL does not. Its
     trusted CA without client-cert-auth still has etcd ask for a client certificate: the calls present one."""
     version = etcd_version("3.5")
     client, peer = free_port(), free_port()
-    issue(tmp_path, ["localhost"])
+    issue_certificates(tmp_path, "server", dns_names=["localhost"])
     pki = dict(ETCD_TRUSTED_CA_FILE=str(tmp_path / "ca.crt"), ETCD_CERT_FILE=str(tmp_path / "server.crt"),
                ETCD_KEY_FILE=str(tmp_path / "server.key"))
     unit = Unit(program(version),

@@ -4,7 +4,6 @@ Each run is watched with ``ss``: every socket its temporary members listen on mu
 """
 
 import base64
-import datetime
 import os
 import re
 import shutil
@@ -17,7 +16,8 @@ import pytest
 import yaml
 
 from etcd_sample import free_port, read_state, write_sample_data
-from helpers import BIN_ROOT, ROOT, assert_converted_from_etcd2, copy_tree, etcd_version, running_etcd, v2_keys
+from helpers import (BIN_ROOT, ROOT, assert_converted_from_etcd2, copy_tree, etcd_version, issue_certificates,
+                     running_etcd, v2_keys)
 
 from ansible_collections.etcdops.etcd.plugins.module_utils.etcd_process import Member, Toolset
 
@@ -34,38 +34,8 @@ TTL_KEYS = {"/custom/events/default/event-%d" % i: "event %d" % i for i in range
 @pytest.fixture(scope="session")
 def pki(tmp_path_factory):
     """A CA and one certificate for 127.0.0.1 good for serving and as a client: peer mTLS for every member."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-    import ipaddress
-
     out = tmp_path_factory.mktemp("pki")
-    now = datetime.datetime.now(datetime.timezone.utc)
-
-    def write(name, key, cert):
-        (out / ("%s.key" % name)).write_bytes(key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()))
-        (out / ("%s.crt" % name)).write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "etcd test CA")])
-    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
-          .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
-          .not_valid_after(now + datetime.timedelta(days=2))
-          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-          .sign(ca_key, hashes.SHA256()))
-    write("ca", ca_key, ca)
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "peer")]))
-            .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=2))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-                                                        x509.DNSName("localhost")]), critical=False)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]),
-                           critical=False)
-            .sign(ca_key, hashes.SHA256()))
-    write("peer", key, cert)
+    issue_certificates(out, "peer", dns_names=["localhost"], ip_addresses=["127.0.0.1"])
     return ["--peer-trusted-ca-file=%s" % (out / "ca.crt"), "--peer-cert-file=%s" % (out / "peer.crt"),
             "--peer-key-file=%s" % (out / "peer.key"), "--peer-client-cert-auth"]
 
