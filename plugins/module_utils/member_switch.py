@@ -113,7 +113,8 @@ class MemberSwitch:
 
     def __init__(self, run, service, data_dir, version, files, access, timeout, poll_interval,
                  check_command=None, check_advice="", owner=None, group=None, clock=time.monotonic,
-                 sleep=time.sleep, systemctl="systemctl", journalctl="journalctl"):
+                 sleep=time.sleep, systemctl="systemctl", journalctl="journalctl", leader_transferee=None,
+                 max_lag=None):
         self.run = run
         self.service = service
         self.version_file = os.path.join(data_dir, VERSION_FILE)
@@ -128,7 +129,9 @@ class MemberSwitch:
         self.owner, self.group = owner, group
         self.clock, self.sleep = clock, sleep
         self.systemctl, self.journalctl = systemctl, journalctl
-        self.result = dict(version=version, files=[f["dest"] for f in files], rolled_back=False)
+        self.leader_transferee, self.max_lag = leader_transferee, max_lag
+        self.member_id = self.stopped_at = None
+        self.result = dict(version=version, files=[f["dest"] for f in files], rolled_back=False, phases={})
         self.pause_at = os.environ.get(PAUSE_AT, "")
 
     # -- what the switch needs before it stops anything -------------------------------------------------------------
@@ -242,6 +245,7 @@ class MemberSwitch:
         recovering = plan in (FORWARD, BACK)
         previous_record = self.read_marker()["previous"] if recovering else self.previous_version()
         self.result["previous_version"] = previous_record.split("/")[0]
+        self.hand_over_leadership(must_answer=plan is None)
         if not recovering:
             # The marker first (and dropped last), then the copies for the way back, while the member still runs:
             # the outage is only stop to healthy.
@@ -249,13 +253,14 @@ class MemberSwitch:
             for item in self.files:
                 _copy_atomically(item["dest"], item["dest"] + PREVIOUS)
             self._pause("copied")
-        stopped_at = self.clock()
+        self.stopped_at = stopped_at = self.clock()
         rc, out, err = self._systemctl("stop", self.service)
         if rc != 0:
             if not recovering:
                 self._forget_copies()
             raise SwitchFailed("systemctl stop %s failed (rc %d): %s. Nothing was switched."
                                % (self.service, rc, (out + " " + err).strip()), False, self.result)
+        self._phase("stopped")
         self._pause("stopped")
         try:
             if plan == BACK:
@@ -265,6 +270,7 @@ class MemberSwitch:
             if reason is None:
                 self._swap_in(only_prepared=recovering)
                 reason = self._reload_units([item["dest"] for item in self.files])
+                self._phase("swapped")
             if reason is None:
                 self._pause("reloaded")
                 self._record(self.version + "/etcd3")
@@ -276,7 +282,64 @@ class MemberSwitch:
             self._back_up(stopped_at, reason, previous_record)
         self.result["downtime"] = round(self.clock() - stopped_at, 3)
         self._forget_copies()
+        self.wait_caught_up()
         return self.result
+
+    # -- leadership before the stop, the raft log after the start ---------------------------------------------------
+
+    def hand_over_leadership(self, must_answer):
+        """A leader hands leadership over before it stops: the cluster elects nobody while the member is out.
+
+        ``must_answer``: a member that does not answer is refused (nothing stopped); converging from an interrupted
+        switch, the member may be stopped already and there is nothing to hand over.
+        """
+        if self.leader_transferee is None and self.max_lag is None:
+            return
+        rc, out, err = self._etcdctl("endpoint", "status", "-w", "json")
+        status = own_status(out) if rc == 0 else None
+        if status is None:
+            if must_answer:
+                raise SwitchFailed("%s does not answer its status (rc %d: %s). Nothing was stopped: the member should "
+                                   "serve before its switch; look at journalctl -u %s."
+                                   % (self.access.endpoint, rc, _last_line(out, err), self.service),
+                                   False, self.result)
+            return
+        self.member_id = status["header"]["member_id"]
+        if self.leader_transferee is None or status["leader"] != self.member_id \
+                or self.leader_transferee == self.member_id:
+            return
+        transferee = "%x" % self.leader_transferee
+        rc, out, err = self._etcdctl("move-leader", transferee)
+        if rc != 0:
+            raise SwitchFailed("This member leads, and moving leadership to %s failed (rc %d: %s). Nothing was "
+                               "stopped." % (transferee, rc, _last_line(out, err)), False, self.result)
+        self.result["leadership_moved_to"] = transferee
+
+    def wait_caught_up(self):
+        """Until the member's raft index is within ``max_lag`` entries of the leader's (not part of the downtime:
+        the member serves; the next member must not stop before this one holds the log)."""
+        if self.max_lag is None:
+            return
+        started, deadline = self.clock(), self.clock() + self.timeout
+        while True:
+            if self.member_id is None:  # converging from an interrupted switch, the member was not asked before
+                rc, out, err = self._etcdctl("endpoint", "status", "-w", "json")
+                self.member_id = (own_status(out) or {}).get("header", {}).get("member_id") if rc == 0 else None
+            rc, out, err = self._etcdctl("endpoint", "status", "--cluster", "-w", "json")
+            lag = raft_lag(out, self.member_id) if rc == 0 else None
+            if lag is not None and lag <= self.max_lag:
+                self.result["caught_up_seconds"] = round(self.clock() - started, 3)
+                return
+            if self.clock() >= deadline:
+                raise SwitchFailed("etcd %s serves on this member, but it did not catch up with the leader within "
+                                   "%ss (%s). Look at the cluster's health (etcdctl endpoint status --cluster) before "
+                                   "running again." % (self.version, self.timeout,
+                                                       "%d entries behind" % lag if lag is not None
+                                                       else _last_line(out, err)), False, self.result)
+            self.sleep(self.poll_interval)
+
+    def _phase(self, name):
+        self.result["phases"][name] = round(self.clock() - self.stopped_at, 3)
 
     def _check(self, stopped_at):
         if not self.check_command:
@@ -331,11 +394,13 @@ class MemberSwitch:
         rc, out, err = self._systemctl("start", self.service)
         if rc != 0:
             return "systemctl start %s failed: %s" % (self.service, (out + " " + err).strip())
+        self._phase("started")
         if pause:
             self._pause(pause)
         healthy, detail = self.wait_healthy()
         if not healthy:
             return "etcd %s did not become healthy within %ss: %s" % (version, self.timeout, detail)
+        self._phase("healthy")
         return None
 
     def wait_healthy(self):
@@ -343,8 +408,7 @@ class MemberSwitch:
         deadline = self.clock() + self.timeout
         detail = ""
         while True:
-            rc, out, err = self.run([self.access.etcdctl, "--dial-timeout=1s", "--command-timeout=2s",
-                                     "endpoint", "health"], environ=self.access.environment())
+            rc, out, err = self._etcdctl("endpoint", "health")
             detail = (out + " " + err).strip()
             if rc == 0:
                 return True, detail
@@ -402,6 +466,11 @@ class MemberSwitch:
     def _systemctl(self, *args):
         return self.run([self.systemctl] + list(args))
 
+    def _etcdctl(self, *args):
+        """etcdctl against the member, bounded: a member that does not answer costs a second, not a minute."""
+        return self.run([self.access.etcdctl, "--dial-timeout=1s", "--command-timeout=2s"] + list(args),
+                        environ=self.access.environment())
+
     def _pause(self, point):
         wanted, _sep, flag = self.pause_at.partition(":")
         if wanted == point:
@@ -409,6 +478,35 @@ class MemberSwitch:
                 handle.write(str(os.getpid()))
             while True:  # until the test kills the process tree
                 time.sleep(60)
+
+
+def own_status(output):
+    """The ``Status`` of ``etcdctl endpoint status -w json`` against one endpoint, or None when it is not one."""
+    try:
+        status = json.loads(output)[0]["Status"]
+        return status if "member_id" in status["header"] and "leader" in status else None
+    except (ValueError, LookupError, TypeError):
+        return None
+
+
+def raft_lag(output, member_id):
+    """How many raft entries the member is behind its leader, from ``etcdctl endpoint status --cluster -w json``;
+    None when the output does not show both (a member down, no leader yet)."""
+    try:
+        statuses = [entry["Status"] for entry in json.loads(output)]
+        index = dict((status["header"]["member_id"], status["raftIndex"]) for status in statuses)
+        own = [status for status in statuses if status["header"]["member_id"] == member_id]
+    except (ValueError, LookupError, TypeError):
+        return None
+    if not own or own[0]["leader"] not in index:
+        return None
+    return index[own[0]["leader"]] - index[member_id]
+
+
+def _last_line(out, err):
+    """etcdctl's last word (its error follows its JSON log lines)."""
+    lines = [line.strip() for line in (out + "\n" + err).splitlines() if line.strip()]
+    return lines[-1] if lines else ""
 
 
 def _copy_atomically(src, dest):

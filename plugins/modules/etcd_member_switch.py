@@ -18,7 +18,10 @@ description:
     configuration and unit rendered beside the live ones); this module then stops the service, optionally runs a
     check on the stopped data, swaps the prepared files in atomically, records the version in C(version.txt),
     starts the service and polls the member's health every O(poll_interval) seconds. The member is out for etcd's
-    stop and start plus milliseconds; RV(downtime) says how long.
+    stop and start plus milliseconds; RV(downtime) says how long, RV(phases) where it went.
+  - The steps around the outage are part of the same call, so a rolling hop costs one round trip per member - a
+    leader hands leadership to O(transfer_leadership_to) before the stop, and with O(max_lag) the call returns once
+    the member has caught up with the leader's log.
   - If the check, the start or the health wait fails, the same action puts the previous files and C(version.txt)
     back, starts the previous version, waits until it is healthy and fails with the reason (RV(rolled_back) true).
   - It never writes the data itself (only C(version.txt) and, during the switch, C(version.txt.previous)).
@@ -111,6 +114,19 @@ options:
   password:
     description: Password of O(user).
     type: str
+  transfer_leadership_to:
+    description:
+      - etcd's ID of another member of the cluster (decimal, as C(etcdctl member list -w json) gives it). When this
+        member leads, leadership moves there (C(etcdctl move-leader)) before the stop, so the cluster elects nobody
+        while the member is out. A member that does not answer its status then, or a move that fails, stops nothing.
+    type: int
+  max_lag:
+    description:
+      - After the member answers healthy, wait until its raft index is within this many entries of the leader's
+        (C(etcdctl endpoint status --cluster)), so the next member stops only once this one holds the log. Not
+        part of RV(downtime). Unset, no wait.
+      - A member that does not catch up within O(timeout) fails the task; it keeps the new version (it serves).
+    type: int
   timeout:
     description: Seconds the started member has to answer healthy before the previous version goes back.
     type: float
@@ -180,6 +196,22 @@ rolled_back:
   description: True when the switch failed and the previous version serves again.
   returned: always
   type: bool
+phases:
+  description:
+    - Seconds from the stop at which each phase of the switch ended - C(stopped), C(swapped) (the files in place
+      and systemd reloaded), C(started) (C(systemctl start) returned), C(healthy) - where the downtime goes.
+  returned: when something was stopped
+  type: dict
+  sample: {"stopped": 0.21, "swapped": 0.33, "started": 0.41, "healthy": 0.72}
+leadership_moved_to:
+  description: The member leadership moved to before the stop (hexadecimal ID), when this member led.
+  returned: when leadership moved
+  type: str
+  sample: 8e9e05c52164694d
+caught_up_seconds:
+  description: Seconds after the member answered healthy until it was within O(max_lag) entries of the leader.
+  returned: when O(max_lag) is given and the switch succeeded
+  type: float
 check:
   description: The check command's exit code, output and seconds.
   returned: when O(check_command) ran
@@ -227,6 +259,8 @@ def main():
             key_file=dict(type="path"),
             user=dict(type="str"),
             password=dict(type="str", no_log=True),
+            transfer_leadership_to=dict(type="int"),
+            max_lag=dict(type="int"),
             timeout=dict(type="float", default=120),
             poll_interval=dict(type="float", default=0.1),
             owner=dict(type="str"),
@@ -239,6 +273,8 @@ def main():
     if not os.path.isdir(params["data_dir"]):
         module.fail_json(msg="data_dir %s is not a directory: point it at the member's --data-dir. Nothing was "
                              "stopped." % params["data_dir"])
+    if params["max_lag"] is not None and params["max_lag"] < 0:
+        module.fail_json(msg="max_lag must be 0 or more entries (got %s). Nothing was stopped." % params["max_lag"])
     if not 0.01 <= params["poll_interval"] <= 10 or params["timeout"] <= 0:
         module.fail_json(msg="poll_interval must be 0.01-10 s and timeout positive (got %s and %s)"
                          % (params["poll_interval"], params["timeout"]))
@@ -258,7 +294,8 @@ def main():
                           params["timeout"], params["poll_interval"], check_command=params["check_command"],
                           check_advice=params["check_advice"], owner=params["owner"], group=params["group"],
                           systemctl=module.get_bin_path("systemctl", required=True),
-                          journalctl=module.get_bin_path("journalctl") or "journalctl")
+                          journalctl=module.get_bin_path("journalctl") or "journalctl",
+                          leader_transferee=params["transfer_leadership_to"], max_lag=params["max_lag"])
     plan, found = switch.recovery()
     problems = switch.problems(check_mode=module.check_mode, plan=plan)
     if plan == REFUSE:

@@ -373,3 +373,97 @@ def test_copies_dropped_after_the_new_version_served_leave_no_way_back(member):
 
     assert not failed.value.rolled_back and "so there is no way back" in str(failed.value)
     assert (member / "etcd.service").read_text() == "new unit"
+
+
+class ClusterHost(Host):
+    """A member of a three-member cluster (IDs 1, 2, 3; this one is 1): ``leader`` leads; ``lags`` are this member's
+    raft-index lags behind the leader that ``endpoint status --cluster`` shows, one per call (the last repeats)."""
+
+    def __init__(self, tmp_path, leader=1, lags=(0,), move_rc=0, status_rc=0):
+        super(ClusterHost, self).__init__(tmp_path)
+        self.leader, self.lags, self.move_rc, self.status_rc = leader, list(lags), move_rc, status_rc
+
+    def run(self, argv, environ=None):
+        if argv[0] != "etcdctl" or "health" in argv:
+            return super(ClusterHost, self).run(argv, environ)
+        if "move-leader" in argv:
+            self.calls.append("etcdctl move-leader " + argv[-1])
+            if self.move_rc == 0:
+                self.leader = int(argv[-1], 16)
+            return self.move_rc, "", "" if self.move_rc == 0 else "etcdserver: leader changed"
+        self.now += 0.1
+        if "--cluster" in argv:
+            self.calls.append("etcdctl status --cluster")
+            lag = self.lags.pop(0) if len(self.lags) > 1 else self.lags[0]
+            return 0, json.dumps([self.status(member, 1000 - (lag if member == 1 else 0)) for member in (1, 2, 3)]), ""
+        self.calls.append("etcdctl status")
+        if self.status_rc:
+            return self.status_rc, "", "context deadline exceeded"
+        return 0, json.dumps([self.status(1, 1000)]), ""
+
+    def status(self, member, raft_index):
+        return {"Endpoint": "http://m%d:2379" % member,
+                "Status": {"header": {"cluster_id": 99, "member_id": member, "revision": 7, "raft_term": 2},
+                           "version": "3.5.30", "leader": self.leader, "raftIndex": raft_index}}
+
+
+def cluster_switch_for(member, host, **options):
+    files = [dict(src=str(member / name) + ".next", dest=str(member / name)) for name in ("etcd.conf.yml", "etcd.service")]
+    return MemberSwitch(host.run, "etcd", str(member / "data"), "3.6.16", files, ClientAccess("etcdctl", "http://m1"),
+                        1.0, 0.1, clock=host.clock, sleep=host.sleep, **options)
+
+
+def test_a_leader_hands_leadership_over_before_it_stops(member):
+    host = ClusterHost(member, leader=1)
+    result = cluster_switch_for(member, host, leader_transferee=2).switch()
+
+    assert host.calls[:3] == ["etcdctl status", "etcdctl move-leader 2", "systemctl stop etcd"]
+    assert result["leadership_moved_to"] == "2"
+
+
+def test_a_follower_stops_without_moving_leadership(member):
+    host = ClusterHost(member, leader=3)
+    result = cluster_switch_for(member, host, leader_transferee=2).switch()
+
+    assert host.calls[:2] == ["etcdctl status", "systemctl stop etcd"]
+    assert "leadership_moved_to" not in result
+
+
+@pytest.mark.parametrize("failure", [dict(move_rc=1), dict(status_rc=1)], ids=["move fails", "no status"])
+def test_a_leader_that_cannot_hand_over_or_a_member_that_does_not_answer_is_not_stopped(member, failure):
+    host = ClusterHost(member, leader=1, **failure)
+    with pytest.raises(SwitchFailed) as failed:
+        cluster_switch_for(member, host, leader_transferee=2).switch()
+
+    assert "Nothing was stopped" in str(failed.value) and not failed.value.rolled_back
+    assert not [call for call in host.calls if call.startswith("systemctl")]
+    assert sorted(p.name for p in member.rglob("*")) == ["data", "etcd.conf.yml", "etcd.conf.yml.next", "etcd.service",
+                                                         "etcd.service.next", "version.txt"]
+
+
+def test_the_call_returns_once_the_member_has_caught_up_with_the_leader(member):
+    host = ClusterHost(member, leader=2, lags=[40, 12, 4, 0])
+    result = cluster_switch_for(member, host, max_lag=5).switch()
+
+    assert host.calls.count("etcdctl status --cluster") == 3  # 40 and 12 entries behind, then 4
+    assert result["caught_up_seconds"] == pytest.approx(0.5)  # three calls of 0.1 s, two polls of 0.1 s
+    assert result["downtime"] < result["phases"]["healthy"] + 0.01  # the catch-up is not part of the downtime
+
+
+def test_a_member_that_does_not_catch_up_fails_on_the_new_version_without_another_restart(member):
+    host = ClusterHost(member, leader=2, lags=[100])
+    with pytest.raises(SwitchFailed) as failed:
+        cluster_switch_for(member, host, max_lag=5).switch()
+
+    assert "did not catch up with the leader within 1.0s (100 entries behind)" in str(failed.value)
+    assert not failed.value.rolled_back and host.started == 1
+    assert (member / "data" / "version.txt").read_text() == "3.6.16/etcd3"
+    assert not list(member.glob("*.previous"))
+
+
+def test_the_phases_say_where_the_downtime_went(member):
+    host = Host(member, healthy_after=3)
+    result = switch_for(member, host).switch()
+
+    assert list(result["phases"]) == ["stopped", "swapped", "started", "healthy"]
+    assert result["phases"]["healthy"] == result["downtime"]
