@@ -134,10 +134,16 @@ def bench_rolling(work):
           % (figures["acknowledged_writes"], figures["failed_write_attempts"]))
     for run in ("upgrade", "downgrade"):
         print("  %s run: %.1fs in all (goal for the 3.4 -> 3.7 upgrade <= 90s)" % (run, figures[run]["seconds"]))
-        print("    %-8s %-8s %9s %9s %7s" % ("hop", "member", "switch s", "bare s", "ratio"))
+        # Where the switch's downtime went (etcd_member_switch's phases, seconds from the stop): the stop itself,
+        # the swap and systemd's reload, systemctl start, and the health poll until the member answered.
+        print("    %-8s %-8s %9s %9s %7s   %s" % ("hop", "member", "switch s", "bare s", "ratio",
+                                                "stop / swap+reload / start / healthy"))
         for row in figures[run]["downtime"]:
-            bare, ratio = row.get("bare_restart_seconds", 0), row.get("ratio", 0)
-            print("    %-8s %-8s %9.2f %9.2f %6.2fx" % (row["hop"], row["member"], row["seconds"], bare, ratio))
+            bare, ratio, phases = row.get("bare_restart_seconds", 0), row.get("ratio", 0), row.get("phases") or {}
+            steps = [phases.get(name) for name in ("stopped", "swapped", "started", "healthy")]
+            spans = ["%.2f" % (end - begin) for begin, end in zip([0] + steps, steps)] if None not in steps else []
+            print("    %-8s %-8s %9.2f %9.2f %6.2fx   %s" % (row["hop"], row["member"][:8], row["seconds"], bare, ratio,
+                                                          " / ".join(spans)))
     print("  goal: every ratio <= 1.5x")
 
 
