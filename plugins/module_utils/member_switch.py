@@ -295,7 +295,7 @@ class MemberSwitch:
         """
         if self.leader_transferee is None and self.max_lag is None:
             return
-        rc, out, err = self._etcdctl("endpoint", "status", "-w", "json")
+        rc, out, err = self._etcdctl("endpoint", "status", "-w", "json", patient=True)
         status = own_status(out) if rc == 0 else None
         if status is None:
             if must_answer:
@@ -309,7 +309,7 @@ class MemberSwitch:
                 or self.leader_transferee == self.member_id:
             return
         transferee = "%x" % self.leader_transferee
-        rc, out, err = self._etcdctl("move-leader", transferee)
+        rc, out, err = self._etcdctl("move-leader", transferee, patient=True)
         if rc != 0:
             raise SwitchFailed("This member leads, and moving leadership to %s failed (rc %d: %s). Nothing was "
                                "stopped." % (transferee, rc, _last_line(out, err)), False, self.result)
@@ -466,10 +466,12 @@ class MemberSwitch:
     def _systemctl(self, *args):
         return self.run([self.systemctl] + list(args))
 
-    def _etcdctl(self, *args):
-        """etcdctl against the member, bounded: a member that does not answer costs a second, not a minute."""
-        return self.run([self.access.etcdctl, "--dial-timeout=1s", "--command-timeout=2s"] + list(args),
-                        environ=self.access.environment())
+    def _etcdctl(self, *args, **options):
+        """etcdctl against the member, bounded: a poll that gets no answer costs a second and is asked again; a
+        ``patient`` call, asked once, gives a busy host's TLS handshake and a leader transfer time to finish."""
+        timeouts = ["--dial-timeout=5s", "--command-timeout=15s"] if options.get("patient") \
+            else ["--dial-timeout=1s", "--command-timeout=2s"]
+        return self.run([self.access.etcdctl] + timeouts + list(args), environ=self.access.environment())
 
     def _pause(self, point):
         wanted, _sep, flag = self.pause_at.partition(":")
