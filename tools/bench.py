@@ -134,17 +134,25 @@ def bench_rolling(work):
           % (figures["acknowledged_writes"], figures["failed_write_attempts"]))
     for run in ("upgrade", "downgrade"):
         print("  %s run: %.1fs in all (goal for the 3.4 -> 3.7 upgrade <= 90s)" % (run, figures[run]["seconds"]))
-        # Where the switch's downtime went (etcd_member_switch's phases, seconds from the stop): the stop itself,
-        # the swap and systemd's reload, systemctl start, and the health poll until the member answered.
+        # Where each downtime went (etcd_member_switch's phases, seconds from the stop), the switch's and then the
+        # bare restart's: the stop itself (etcd 3.5+ takes about 1 s to close its peer server, or not), the check
+        # (3.5 -> 3.6) and version.txt, systemctl start, and the health poll until the member answered.
         print("    %-8s %-8s %9s %9s %7s   %s" % ("hop", "member", "switch s", "bare s", "ratio",
-                                                "stop / swap+reload / start / healthy"))
+                                                "stop / check+record / start / healthy"))
         for row in figures[run]["downtime"]:
-            bare, ratio, phases = row.get("bare_restart_seconds", 0), row.get("ratio", 0), row.get("phases") or {}
-            steps = [phases.get(name) for name in ("stopped", "swapped", "started", "healthy")]
-            spans = ["%.2f" % (end - begin) for begin, end in zip([0] + steps, steps)] if None not in steps else []
-            print("    %-8s %-8s %9.2f %9.2f %6.2fx   %s" % (row["hop"], row["member"][:8], row["seconds"], bare, ratio,
-                                                          " / ".join(spans)))
+            bare, ratio = row.get("bare_restart_seconds", 0), row.get("ratio", 0)
+            print("    %-8s %-8s %9.2f %9.2f %6.2fx   %s | %s" % (
+                row["hop"], row["member"][:8], row["seconds"], bare, ratio, spans(row.get("phases")),
+                spans(row.get("bare_phases"))))
     print("  goal: every ratio <= 1.5x")
+
+
+def spans(phases):
+    """etcd_member_switch's phases (seconds from the stop at which each ended) as the seconds each took."""
+    steps = [(phases or {}).get(name) for name in ("stopped", "recorded", "started", "healthy")]
+    if None in steps:
+        return ""
+    return " / ".join("%.2f" % (end - begin) for begin, end in zip([0] + steps, steps))
 
 
 def fill(member, keys, value_size, batch):

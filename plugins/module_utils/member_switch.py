@@ -4,14 +4,17 @@
 """Switch a running cluster's member to other binaries in one action on its host.
 
 Everything that can be prepared with the member running is prepared by the caller: the binaries installed, the
-next configuration and unit rendered beside the live ones (``<dest>.next``). The switch then stops the service,
-runs an optional check on the stopped data, swaps the prepared files in (``os.replace``: each file is either the
-old or the new one, never half written), records the version in ``version.txt``, starts the service and polls the
-member's health every ``poll_interval`` seconds. The member is out for etcd's stop and start plus milliseconds.
+next configuration and unit rendered beside the live ones (``<dest>.next``). The switch then, with the member
+still serving, hands leadership over if it leads, swaps the prepared files in (``os.replace``: each file is either
+the old or the new one, never half written) and has systemd read a new unit (a running service keeps its process;
+the new unit counts from its next start); then it stops the service, runs an optional check on the stopped data,
+records the version in ``version.txt``, starts the service, polls the member's health every ``poll_interval``
+seconds and waits until it holds the leader's log. The member is out for etcd's stop and start plus milliseconds.
 
 The data is the cluster's: the switch never writes it (only ``version.txt``). If the check, the start or the
 health wait fails, the same action puts the previous files and ``version.txt`` back, starts the previous version
-and waits for it, then reports the failure: the member serves as before.
+and waits for it, then reports the failure: the member serves as before. A failure before the stop (the swap, the
+reload, the stop itself) puts the previous files back with the member still serving.
 
 Everything that can fail without an outage is done before the stop: the checks (``problems``: prepared files
 present and on the live files' filesystem, live files present and not symlinked, what an interrupted switch
@@ -22,7 +25,7 @@ Invariant for a crash (the whole process tree killed) at any moment: every file 
 or new); ``<data_dir>/version.txt.previous`` (the marker: a switch is under way, as JSON its ``target`` version, the
 ``previous`` version record to go back to and its ``direction``, ``forward`` until the way back begins, then
 ``back``) exists from before the first copy until the last copy is dropped; each live file's previous content is in
-``<dest>.previous`` from before the stop until the switch (or its way back) has ended; the data dir is untouched
+``<dest>.previous`` from before the swap until the switch (or its way back) has ended; the data dir is untouched
 but for version.txt and its marker; systemd has read the unit before ``version.txt`` names a new version. The
 member may be left stopped.
 
@@ -42,13 +45,14 @@ version.txt neither the marker's record nor the new one    refused: something el
 direction back, copies left                                the way back had begun: back
 nothing swapped, version.txt the marker's record           before the swap: the switch, normally
 direction forward, some files swapped or version.txt new,  during or after the swap: forward (swap the rest,
-every unswapped one still prepared                         reload, record, start, wait; the way back if not
-                                                           healthy)
+every unswapped one still prepared                         reload, stop, check, record, start, wait; the way
+                                                           back if not healthy)
 direction forward, an unswapped one's prepared file gone   refused: something else removed it
 =========================================================  ================================================
 
-Forward restarts the member (it may run the new version unconfirmed) and skips the check (the new version may have
-opened the data). Back puts every copy in place, records the marker's version, starts it and fails with the reason.
+Forward restarts the member (it may run the old version, or the new one unconfirmed) and runs the check only while
+version.txt still names the previous version (it is written before the new version's start; after, the new version
+may have opened the data). Back puts every copy in place, records the marker's version, starts it and fails with the reason.
 A copy dropped after the new version served cannot be put back: a way back that needs one says so.
 """
 
@@ -238,42 +242,46 @@ class MemberSwitch:
     # -- the switch ------------------------------------------------------------------------------------------------
 
     def switch(self, plan=None):
-        """Stop, check, swap, reload, record, start, wait; on any failure after the stop, the way back (raises).
+        """Swap, reload, stop, check, record, start, wait; on any failure after the stop, the way back (raises).
 
-        ``plan`` FORWARD or BACK (``recovery()``) converges from an interrupted switch, whose copies are kept.
+        The prepared files go in, and systemd reads a new unit, while the member still runs: a running service keeps
+        its process, the new files count from its next start. So the member is out only from the stop until it
+        answers. ``plan`` FORWARD or BACK (``recovery()``) converges from an interrupted switch, whose copies are
+        kept.
         """
         recovering = plan in (FORWARD, BACK)
         previous_record = self.read_marker()["previous"] if recovering else self.previous_version()
         self.result["previous_version"] = previous_record.split("/")[0]
         self.hand_over_leadership(must_answer=plan is None)
         if not recovering:
-            # The marker first (and dropped last), then the copies for the way back, while the member still runs:
-            # the outage is only stop to healthy.
+            # The marker first (and dropped last), then the copies for the way back.
             self._write_marker(previous_record, TOWARDS_TARGET)
             for item in self.files:
                 _copy_atomically(item["dest"], item["dest"] + PREVIOUS)
             self._pause("copied")
+        if plan != BACK:
+            self._swap_while_running(recovering, previous_record)
         self.stopped_at = stopped_at = self.clock()
         rc, out, err = self._systemctl("stop", self.service)
         if rc != 0:
-            if not recovering:
-                self._forget_copies()
-            raise SwitchFailed("systemctl stop %s failed (rc %d): %s. Nothing was switched."
-                               % (self.service, rc, (out + " " + err).strip()), False, self.result)
+            answer = "systemctl stop %s failed (rc %d): %s" % (self.service, rc, (out + " " + err).strip())
+            if recovering:
+                raise SwitchFailed("%s. Nothing was switched." % answer, False, self.result)
+            self._put_back_while_running(answer)
         self._phase("stopped")
         self._pause("stopped")
         try:
             if plan == BACK:
                 reason = "it was interrupted on its way back"
+            elif self.previous_version() == previous_record:
+                # The new version has not started from this switch (version.txt is written before the start): the
+                # check still protects it, converging forward too.
+                reason = self._check(stopped_at)
             else:
-                reason = None if recovering else self._check(stopped_at)
+                reason = None
             if reason is None:
-                self._swap_in(only_prepared=recovering)
-                reason = self._reload_units([item["dest"] for item in self.files])
-                self._phase("swapped")
-            if reason is None:
-                self._pause("reloaded")
                 self._record(self.version + "/etcd3")
+                self._phase("recorded")
                 self._pause("recorded")
                 reason = self._start_and_wait(self.version, pause="started")
         except Exception as error:  # pylint: disable=broad-except  # whatever it is, the member must not stay down
@@ -284,6 +292,46 @@ class MemberSwitch:
         self._forget_copies()
         self.wait_caught_up()
         return self.result
+
+    def _swap_while_running(self, recovering, previous_record):
+        """Each prepared file over its live one and systemd's reload, before the stop; converging forward, only the
+        files not swapped yet. A failure here puts the previous files back with the member still serving (converging,
+        the member may be stopped already: the way back)."""
+        try:
+            self._swap_in(only_prepared=recovering)
+            reason = self._reload_units([item["dest"] for item in self.files])
+        except Exception as error:  # pylint: disable=broad-except  # the previous files must go back, whatever it is
+            reason = "%s (%s)" % (error, type(error).__name__)
+        if reason is None:
+            self._pause("reloaded")
+            return
+        if recovering:
+            self._back_up(self.clock(), reason, previous_record)
+        self._put_back_while_running(reason)
+
+    def _put_back_while_running(self, reason):
+        """Before the stop took: the previous files back and systemd's reload, then fail; the member never stopped."""
+        failure = self._put_back_files()
+        if failure:
+            raise SwitchFailed("The switch to etcd %s failed before the stop: %s. Putting the previous files back "
+                               "failed too: %s; they are in *%s." % (self.version, reason, failure, PREVIOUS),
+                               False, self.result)
+        self._forget_copies()
+        raise SwitchFailed("The switch to etcd %s failed before the stop: %s. The previous files are back; nothing "
+                           "was stopped." % (self.version, reason), False, self.result)
+
+    def _put_back_files(self):
+        """The previous files back, then systemd's reload: None, or what failed."""
+        return self._reload_units(self._copy_back())
+
+    def _copy_back(self):
+        """Each copy over its live file where they differ (copied, not moved: until the way back ends, every file's
+        previous content is there): the files put back."""
+        put_back = [item["dest"] for item in self.files
+                    if not filecmp.cmp(item["dest"], item["dest"] + PREVIOUS, shallow=False)]
+        for dest in put_back:
+            _copy_atomically(dest + PREVIOUS, dest)
+        return put_back
 
     # -- leadership before the stop, the raft log after the start ---------------------------------------------------
 
@@ -438,18 +486,13 @@ class MemberSwitch:
                                "with the new files. Look at journalctl -u %s."
                                % (self.version, reason, _names(dropped), self.version, self.service),
                                False, self.result)
-        # The copies are copied back, not moved: until the way back ends, every file's previous content is there.
-        put_back = [item["dest"] for item in self.files
-                    if not filecmp.cmp(item["dest"], item["dest"] + PREVIOUS, shallow=False)]
-        for dest in put_back:
-            _copy_atomically(dest + PREVIOUS, dest)
+        put_back = self._copy_back()
         if previous_record:
             self._record(previous_record)
         else:
             _remove(self.version_file)
-        self._reload_units(put_back)
         previous = self.result["previous_version"] or "the previous version"
-        failure = self._start_and_wait(previous)
+        failure = self._reload_units(put_back) or self._start_and_wait(previous)
         self.result.update(rolled_back=failure is None, downtime=round(self.clock() - stopped_at, 3))
         if failure:
             raise SwitchFailed("The switch to etcd %s failed: %s. Starting %s again with its files back in place "

@@ -15,15 +15,18 @@ version_added: "0.1.0"
 description:
   - For a member of a running multi-member cluster, whose data the cluster carries across versions (the rolling
     role's hops). The caller prepares everything with the member running (binaries installed, the next
-    configuration and unit rendered beside the live ones); this module then stops the service, optionally runs a
-    check on the stopped data, swaps the prepared files in atomically, records the version in C(version.txt),
-    starts the service and polls the member's health every O(poll_interval) seconds. The member is out for etcd's
-    stop and start plus milliseconds; RV(downtime) says how long, RV(phases) where it went.
+    configuration and unit rendered beside the live ones); this module then swaps the prepared files in
+    atomically and has systemd read a changed unit while the member still serves (a running service keeps its
+    process), stops the service, optionally runs a check on the stopped data, records the version in
+    C(version.txt), starts the service and polls the member's health every O(poll_interval) seconds. The member is
+    out for etcd's stop and start plus milliseconds; RV(downtime) says how long, RV(phases) where it went.
   - The steps around the outage are part of the same call, so a rolling hop costs one round trip per member - a
     leader hands leadership to O(transfer_leadership_to) before the stop, and with O(max_lag) the call returns once
     the member has caught up with the leader's log.
   - If the check, the start or the health wait fails, the same action puts the previous files and C(version.txt)
     back, starts the previous version, waits until it is healthy and fails with the reason (RV(rolled_back) true).
+    A failure before the stop (the swap, systemd's reload, the stop itself) puts the previous files back with the
+    member still serving.
   - It never writes the data itself (only C(version.txt) and, during the switch, C(version.txt.previous)).
     Everything that can fail without an outage is checked before the stop (prepared files present and on the live
     files' filesystem, live files present and not symlinked, owner and group known), and the copies for the way
@@ -33,8 +36,8 @@ description:
     go back to, and the direction, forward until the way back begins). The next run with the same options reads
     which side of the swap the crash was on and converges (RV(recovered)) - before the swap (every live file equal
     to its copy, C(version.txt) unchanged) it switches normally; during or after the swap (some live files equal to
-    their prepared files, or C(version.txt) new, the others still prepared) it finishes forward, skipping the
-    check, with the way back if the new version is not healthy; once the way back had begun it goes back and
+    their prepared files, or C(version.txt) new, the others still prepared) it finishes forward, with the check
+    while C(version.txt) still names the previous version, and the way back if the new version is not healthy; once the way back had begun it goes back and
     fails. A file with the same content before and after decides nothing. What it cannot decide (a live file equal
     to neither its copy nor its prepared file, C(version.txt) naming another version, a marker for another target,
     copies without the marker) is refused, naming the files and the fix.
@@ -82,7 +85,7 @@ options:
         required: true
   check_command:
     description:
-      - A command run with the member stopped, before the files are swapped (for example C(etcdutl check v2store)
+      - A command run with the member stopped, before the new version starts (for example C(etcdutl check v2store)
         of the current version). A non-zero exit puts the member back on its version and fails with its output.
     type: list
     elements: str
@@ -198,11 +201,11 @@ rolled_back:
   type: bool
 phases:
   description:
-    - Seconds from the stop at which each phase of the switch ended - C(stopped), C(swapped) (the files in place
-      and systemd reloaded), C(started) (C(systemctl start) returned), C(healthy) - where the downtime goes.
+    - Seconds from the stop at which each phase of the switch ended - C(stopped), C(recorded) (the check, when one
+      runs, and C(version.txt)), C(started) (C(systemctl start) returned), C(healthy) - where the downtime goes.
   returned: when something was stopped
   type: dict
-  sample: {"stopped": 0.21, "swapped": 0.33, "started": 0.41, "healthy": 0.72}
+  sample: {"stopped": 0.21, "recorded": 0.23, "started": 0.41, "healthy": 0.72}
 leadership_moved_to:
   description: The member leadership moved to before the stop (hexadecimal ID), when this member led.
   returned: when leadership moved

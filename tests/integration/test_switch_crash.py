@@ -181,11 +181,12 @@ def host(data_dir_from, tmp_path):
 
 
 # Each moment, whether etcd runs then, and which side of the swap the next run must read from the disk.
+# The files go in, and systemd reads the unit, while etcd still runs; then the stop.
 KILL_POINTS = [
     ("copied", True, "before the swap: switched normally"),
-    ("stopped", False, "before the swap: switched normally"),
-    ("swapping", False, "after swapping {config}: finished forward"),
-    ("reloaded", False, "after swapping {config}, {unit}: finished forward"),
+    ("swapping", True, "after swapping {config}: finished forward"),
+    ("reloaded", True, "after swapping {config}, {unit}: finished forward"),
+    ("stopped", False, "after swapping {config}, {unit}: finished forward"),
     ("recorded", False, "after swapping {config}, {unit}: finished forward"),
     ("started", True, "after swapping {config}, {unit}: finished forward"),
 ]
@@ -251,8 +252,8 @@ def in_place_host(data_dir_from, tmp_path):
 
 IN_PLACE_KILL_POINTS = [
     ("copied", True, "before the swap: switched normally"),
-    ("stopped", False, "before the swap: switched normally"),
-    ("swapping", False, "after swapping {binary}: finished forward"),
+    ("swapping", True, "after swapping {binary}: finished forward"),
+    ("stopped", False, "after swapping {binary}, {environment}: finished forward"),
     ("recorded", False, "after swapping {binary}, {environment}: finished forward"),
     ("started", True, "after swapping {binary}, {environment}: finished forward"),
 ]

@@ -76,11 +76,12 @@ def switch_for(member, host, check=None, timeout=1.0):
                         sleep=host.sleep)
 
 
-def test_switch_stops_checks_swaps_records_and_starts_in_that_order(member):
+def test_switch_swaps_reloads_stops_checks_records_and_starts_in_that_order(member):
     host = Host(member, healthy_after=3)
     result = switch_for(member, host, check=["etcdutl", "check", "v2store"]).switch()
 
-    assert host.calls == ["systemctl stop etcd", "check", "systemctl daemon-reload", "systemctl start etcd",
+    # the files and systemd's reload while the member runs: the outage is only the stop, check, start and poll
+    assert host.calls == ["systemctl daemon-reload", "systemctl stop etcd", "check", "systemctl start etcd",
                           "etcdctl", "etcdctl", "etcdctl"]
     assert host.live_config_at_start == ["new config"]
     assert (member / "etcd.service").read_text() == "new unit"
@@ -91,7 +92,7 @@ def test_switch_stops_checks_swaps_records_and_starts_in_that_order(member):
     assert result["downtime"] == pytest.approx(0.5)
 
 
-def test_a_failed_check_starts_the_previous_version_with_nothing_swapped(member):
+def test_a_failed_check_starts_the_previous_version_with_its_files_back(member):
     host = Host(member, check_rc=1)
     with pytest.raises(SwitchFailed) as failed:
         switch_for(member, host, check=["etcdutl", "check", "v2store"]).switch()
@@ -101,9 +102,11 @@ def test_a_failed_check_starts_the_previous_version_with_nothing_swapped(member)
     assert "etcd 3.5.30 serves again" in str(failed.value)
     assert host.live_config_at_start == ["old config"]
     assert (member / "data" / "version.txt").read_text() == "3.5.30/etcd3"
-    assert (member / "etcd.conf.yml.next").exists()  # the prepared files stay for the next attempt
-    assert not list(member.glob("*.previous"))  # and nothing blocks that attempt
-    assert "systemctl daemon-reload" not in host.calls
+    assert (member / "etcd.service").read_text() == "old unit"
+    assert not list(member.glob("*.previous"))  # nothing blocks the next attempt (which renders its files again)
+    # systemd read the new unit before the stop, and the old one again before the start
+    assert host.calls[:3] == ["systemctl daemon-reload", "systemctl stop etcd", "check"]
+    assert host.calls.count("systemctl daemon-reload") == 2
 
 
 def test_a_member_that_never_answers_goes_back_to_its_previous_files_and_version(member):
@@ -178,7 +181,7 @@ def test_what_would_go_wrong_after_the_stop_is_refused_before_it(member):
     assert not any("missing" in p for p in switch.problems(check_mode=True))
 
 
-def test_any_error_after_the_stop_takes_the_way_back(member):
+def test_an_error_in_the_swap_puts_the_files_back_without_stopping_the_member(member):
     host = Host(member)
     switch = switch_for(member, host)
     # the second prepared file cannot go in (it vanished after the checks), after the first one did
@@ -186,12 +189,57 @@ def test_any_error_after_the_stop_takes_the_way_back(member):
     with pytest.raises(SwitchFailed) as failed:
         switch.switch()
 
-    assert failed.value.rolled_back
-    assert "FileNotFoundError" in str(failed.value)
+    assert not failed.value.rolled_back
+    assert "failed before the stop" in str(failed.value) and "FileNotFoundError" in str(failed.value)
+    assert "nothing was stopped" in str(failed.value)
     assert (member / "etcd.conf.yml").read_text() == "old config"
+    assert not [call for call in host.calls if call.startswith("systemctl stop")]
+    assert not list(member.glob("*.previous")) and not (member / "data" / "version.txt.previous").exists()
+
+
+def test_any_error_after_the_stop_takes_the_way_back(member):
+    host = Host(member)
+    switch = switch_for(member, host)
+
+    write_record = switch._record  # pylint: disable=protected-access
+
+    def record(content):
+        if content.startswith("3.6.16"):
+            raise OSError(28, "No space left on device")
+        write_record(content)
+
+    switch._record = record  # pylint: disable=protected-access  # version.txt cannot be written: a full disk
+    with pytest.raises(SwitchFailed) as failed:
+        switch.switch()
+
+    assert failed.value.rolled_back
+    assert "No space left on device" in str(failed.value)
+    assert (member / "etcd.conf.yml").read_text() == "old config"
+    assert (member / "etcd.service").read_text() == "old unit"
     assert host.live_config_at_start == ["old config"]
-    assert host.calls[0] == "systemctl stop etcd" and host.calls.count("systemctl start etcd") == 1
+    assert host.calls.count("systemctl stop etcd") == 2 and host.calls.count("systemctl start etcd") == 1
     assert not list(member.glob("*.previous"))
+
+
+def test_a_stop_that_fails_puts_the_files_back(member):
+    host = Host(member)
+
+    def run(argv, environ=None):
+        if argv[:2] == ["systemctl", "stop"]:
+            host.calls.append("systemctl stop etcd")
+            return 1, "", "Job for etcd.service canceled"
+        return host.run(argv, environ)
+
+    switch = switch_for(member, host)
+    switch.run = run
+    with pytest.raises(SwitchFailed) as failed:
+        switch.switch()
+
+    assert "systemctl stop etcd failed (rc 1): Job for etcd.service canceled" in str(failed.value)
+    assert "The previous files are back; nothing was stopped" in str(failed.value)
+    assert (member / "etcd.conf.yml").read_text() == "old config" and (member / "etcd.service").read_text() == "old unit"
+    assert host.calls == ["systemctl daemon-reload", "systemctl stop etcd", "systemctl daemon-reload"]
+    assert (member / "data" / "version.txt").read_text() == "3.5.30/etcd3"
 
 
 def test_a_way_back_that_cannot_stop_the_new_version_leaves_the_files_and_says_so(member):
@@ -329,11 +377,22 @@ def test_forward_finishes_the_swap_and_leaves_nothing_behind(member):
     assert switch.problems(plan=plan) == []
     switch.switch(plan)
 
-    # the check is skipped: the new version may have opened the data already
-    assert host.calls == ["systemctl stop etcd", "systemctl daemon-reload", "systemctl start etcd", "etcdctl"]
+    # version.txt still names 3.5.30, written before any start of the new version: the check still runs
+    assert host.calls == ["systemctl daemon-reload", "systemctl stop etcd", "check", "systemctl start etcd", "etcdctl"]
     assert host.live_config_at_start == ["new config"]
     assert (member / "etcd.service").read_text() == "new unit"
     assert (member / "data" / "version.txt").read_text() == "3.6.16/etcd3"
+    assert sorted(p.name for p in member.rglob("*")) == ["data", "etcd.conf.yml", "etcd.service", "version.txt"]
+
+
+def test_forward_after_the_record_skips_the_check_the_new_version_may_have_opened_the_data(member):
+    interrupted(member, copies=BOTH, swapped=BOTH, consumed=BOTH, record="3.6.16/etcd3")
+    host = Host(member)
+    switch = switch_for(member, host, check=["etcdutl", "check", "v2store"])
+    plan, _found = switch.recovery()
+    switch.switch(plan)
+
+    assert "check" not in host.calls and host.live_config_at_start == ["new config"]
     assert sorted(p.name for p in member.rglob("*")) == ["data", "etcd.conf.yml", "etcd.service", "version.txt"]
 
 
@@ -417,7 +476,8 @@ def test_a_leader_hands_leadership_over_before_it_stops(member):
     host = ClusterHost(member, leader=1)
     result = cluster_switch_for(member, host, leader_transferee=2).switch()
 
-    assert host.calls[:3] == ["etcdctl status", "etcdctl move-leader 2", "systemctl stop etcd"]
+    assert host.calls[:4] == ["etcdctl status", "etcdctl move-leader 2", "systemctl daemon-reload",
+                              "systemctl stop etcd"]
     assert result["leadership_moved_to"] == "2"
 
 
@@ -425,7 +485,7 @@ def test_a_follower_stops_without_moving_leadership(member):
     host = ClusterHost(member, leader=3)
     result = cluster_switch_for(member, host, leader_transferee=2).switch()
 
-    assert host.calls[:2] == ["etcdctl status", "systemctl stop etcd"]
+    assert host.calls[:3] == ["etcdctl status", "systemctl daemon-reload", "systemctl stop etcd"]
     assert "leadership_moved_to" not in result
 
 
@@ -465,5 +525,5 @@ def test_the_phases_say_where_the_downtime_went(member):
     host = Host(member, healthy_after=3)
     result = switch_for(member, host).switch()
 
-    assert list(result["phases"]) == ["stopped", "swapped", "started", "healthy"]
+    assert list(result["phases"]) == ["stopped", "recorded", "started", "healthy"]
     assert result["phases"]["healthy"] == result["downtime"]
