@@ -137,8 +137,8 @@ def bench_rolling(work):
         # Where each downtime went (etcd_member_switch's phases, seconds from the stop), the switch's and then the
         # bare restart's: the stop itself (etcd 3.5+ takes about 1 s to close its peer server, or not), the check
         # (3.5 -> 3.6) and version.txt, systemctl start, and the health poll until the member answered.
-        print("    %-8s %-8s %9s %9s %7s   %s" % ("hop", "member", "switch s", "bare s", "ratio",
-                                                "stop / check+record / start / healthy"))
+        print("    %-8s %-8s %9s %9s %7s   %s" % (
+            "hop", "member", "switch s", "bare s", "ratio", "stop / check+record / start / healthy (switch | bare)"))
         for row in figures[run]["downtime"]:
             bare, ratio = row.get("bare_restart_seconds", 0), row.get("ratio", 0)
             print("    %-8s %-8s %9.2f %9.2f %6.2fx   %s | %s" % (
