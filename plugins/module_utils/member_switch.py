@@ -7,9 +7,12 @@ Everything that can be prepared with the member running is prepared by the calle
 next configuration and unit rendered beside the live ones (``<dest>.next``). The switch then, with the member
 still serving, hands leadership over if it leads, swaps the prepared files in (``os.replace``: each file is either
 the old or the new one, never half written) and has systemd read a new unit (a running service keeps its process;
-the new unit counts from its next start); then it stops the service, runs an optional check on the stopped data,
-records the version in ``version.txt``, starts the service, polls the member's health every ``poll_interval``
-seconds and waits until it holds the leader's log. The member is out for etcd's stop and start plus milliseconds.
+the new unit counts from its next start); then it stops the service, records the version in ``version.txt``,
+starts the service, polls the member's health every ``poll_interval`` seconds and waits until it holds the
+leader's log. The member is out for etcd's stop and start plus milliseconds. With a check to run on the stopped
+data (``etcdutl check v2store`` before 3.6) the files go in after the check, the member stopped: systemd never
+holds the new unit before the check has passed, so no restart in between (by systemd, or by hand after a killed
+run) starts the new version unchecked.
 
 The data is the cluster's: the switch never writes it (only ``version.txt``). If the check, the start or the
 health wait fails, the same action puts the previous files and ``version.txt`` back, starts the previous version
@@ -26,8 +29,9 @@ or new); ``<data_dir>/version.txt.previous`` (the marker: a switch is under way,
 ``previous`` version record to go back to and its ``direction``, ``forward`` until the way back begins, then
 ``back``) exists from before the first copy until the last copy is dropped; each live file's previous content is in
 ``<dest>.previous`` from before the swap until the switch (or its way back) has ended; the data dir is untouched
-but for version.txt and its marker; systemd has read the unit before ``version.txt`` names a new version. The
-member may be left stopped.
+but for version.txt and its marker; systemd has read the unit before ``version.txt`` names a new version, and with
+a check, not before the check passed. The member may be left stopped. Files going back before the stop turn the
+marker to ``back`` first.
 
 The next run decides from the disk how to converge (``recovery``), comparing each live file with its ``.previous``
 and with its prepared file (the prepared file is moved in by the swap, so a missing one was swapped; a live file
@@ -244,9 +248,11 @@ class MemberSwitch:
     def switch(self, plan=None):
         """Swap, reload, stop, check, record, start, wait; on any failure after the stop, the way back (raises).
 
-        The prepared files go in, and systemd reads a new unit, while the member still runs: a running service keeps
-        its process, the new files count from its next start. So the member is out only from the stop until it
-        answers. ``plan`` FORWARD or BACK (``recovery()``) converges from an interrupted switch, whose copies are
+        Without a check, the prepared files go in, and systemd reads a new unit, while the member still runs (a
+        running service keeps its process; the new files count from its next start): the member is out only from
+        the stop until it answers. With a check they go in after it, the member stopped: systemd never holds the
+        new unit before the check has passed (a restart by systemd or by hand in between would start the new version
+        unchecked). ``plan`` FORWARD or BACK (``recovery()``) converges from an interrupted switch, whose copies are
         kept.
         """
         recovering = plan in (FORWARD, BACK)
@@ -259,15 +265,20 @@ class MemberSwitch:
             for item in self.files:
                 _copy_atomically(item["dest"], item["dest"] + PREVIOUS)
             self._pause("copied")
-        if plan != BACK:
+        swap_first = plan != BACK and not self.check_command
+        if swap_first:
             self._swap_while_running(recovering, previous_record)
         self.stopped_at = stopped_at = self.clock()
         rc, out, err = self._systemctl("stop", self.service)
         if rc != 0:
             answer = "systemctl stop %s failed (rc %d): %s" % (self.service, rc, (out + " " + err).strip())
             if recovering:
-                raise SwitchFailed("%s. Nothing was switched." % answer, False, self.result)
-            self._put_back_while_running(answer)
+                raise SwitchFailed("%s. The interrupted switch's files stay as they are: run again once the service "
+                                   "stops." % answer, False, self.result)
+            if swap_first:
+                self._put_back_while_running(answer, previous_record)
+            self._forget_copies()
+            raise SwitchFailed("%s. Nothing was switched." % answer, False, self.result)
         self._phase("stopped")
         self._pause("stopped")
         try:
@@ -279,6 +290,11 @@ class MemberSwitch:
                 reason = self._check(stopped_at)
             else:
                 reason = None
+            if reason is None and not swap_first:
+                self._swap_in(only_prepared=recovering)
+                reason = self._reload_units([item["dest"] for item in self.files])
+                if reason is None:
+                    self._pause("reloaded")
             if reason is None:
                 self._record(self.version + "/etcd3")
                 self._phase("recorded")
@@ -295,8 +311,8 @@ class MemberSwitch:
 
     def _swap_while_running(self, recovering, previous_record):
         """Each prepared file over its live one and systemd's reload, before the stop; converging forward, only the
-        files not swapped yet. A failure here puts the previous files back with the member still serving (converging,
-        the member may be stopped already: the way back)."""
+        files not swapped yet. A failure here puts the previous files back with the member still serving; converging,
+        it changes nothing more (the member may be stopped, or serve either version) and asks for another run."""
         try:
             self._swap_in(only_prepared=recovering)
             reason = self._reload_units([item["dest"] for item in self.files])
@@ -306,19 +322,22 @@ class MemberSwitch:
             self._pause("reloaded")
             return
         if recovering:
-            self._back_up(self.clock(), reason, previous_record)
-        self._put_back_while_running(reason)
+            raise SwitchFailed("Finishing the interrupted switch to etcd %s failed before the stop: %s. Its files "
+                               "stay as they are: run again." % (self.version, reason), False, self.result)
+        self._put_back_while_running(reason, previous_record)
 
-    def _put_back_while_running(self, reason):
-        """Before the stop took: the previous files back and systemd's reload, then fail; the member never stopped."""
+    def _put_back_while_running(self, reason, previous_record):
+        """Before the stop took: the previous files back and systemd's reload, then fail. The marker turns to the way
+        back first: a run killed while the files go back finishes going back, not forward."""
+        self._write_marker(previous_record, WAY_BACK)
         failure = self._put_back_files()
         if failure:
             raise SwitchFailed("The switch to etcd %s failed before the stop: %s. Putting the previous files back "
                                "failed too: %s; they are in *%s." % (self.version, reason, failure, PREVIOUS),
                                False, self.result)
         self._forget_copies()
-        raise SwitchFailed("The switch to etcd %s failed before the stop: %s. The previous files are back; nothing "
-                           "was stopped." % (self.version, reason), False, self.result)
+        raise SwitchFailed("The switch to etcd %s failed before the stop: %s. The previous files are back; the "
+                           "member was not stopped by this switch." % (self.version, reason), False, self.result)
 
     def _put_back_files(self):
         """The previous files back, then systemd's reload: None, or what failed."""
@@ -373,8 +392,9 @@ class MemberSwitch:
             if self.member_id is None:  # converging from an interrupted switch, the member was not asked before
                 rc, out, err = self._etcdctl("endpoint", "status", "-w", "json")
                 self.member_id = (own_status(out) or {}).get("header", {}).get("member_id") if rc == 0 else None
+            # Read whatever it answered: with another member out, etcdctl prints the statuses it got and fails.
             rc, out, err = self._etcdctl("endpoint", "status", "--cluster", "-w", "json")
-            lag = raft_lag(out, self.member_id) if rc == 0 else None
+            lag = raft_lag(out, self.member_id)
             if lag is not None and lag <= self.max_lag:
                 self.result["caught_up_seconds"] = round(self.clock() - started, 3)
                 return
@@ -540,12 +560,11 @@ def raft_lag(output, member_id):
     try:
         statuses = [entry["Status"] for entry in json.loads(output)]
         index = dict((status["header"]["member_id"], status["raftIndex"]) for status in statuses)
-        own = [status for status in statuses if status["header"]["member_id"] == member_id]
-    except (ValueError, LookupError, TypeError):
+        # etcd leaves out a field that is 0: no "leader" while an election runs.
+        leader = [status.get("leader") for status in statuses if status["header"]["member_id"] == member_id]
+        return index[leader[0]] - index[member_id] if leader and leader[0] in index else None
+    except (ValueError, LookupError, TypeError, AttributeError):
         return None
-    if not own or own[0]["leader"] not in index:
-        return None
-    return index[own[0]["leader"]] - index[member_id]
 
 
 def _last_line(out, err):

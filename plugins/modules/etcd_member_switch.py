@@ -17,9 +17,12 @@ description:
     role's hops). The caller prepares everything with the member running (binaries installed, the next
     configuration and unit rendered beside the live ones); this module then swaps the prepared files in
     atomically and has systemd read a changed unit while the member still serves (a running service keeps its
-    process), stops the service, optionally runs a check on the stopped data, records the version in
-    C(version.txt), starts the service and polls the member's health every O(poll_interval) seconds. The member is
-    out for etcd's stop and start plus milliseconds; RV(downtime) says how long, RV(phases) where it went.
+    process), stops the service, records the version in C(version.txt), starts the service and polls the member's
+    health every O(poll_interval) seconds. The member is out for etcd's stop and start plus milliseconds;
+    RV(downtime) says how long, RV(phases) where it went.
+  - With O(check_command) the files go in after the check, with the member stopped - systemd never holds the new
+    unit before the check has passed, so no restart in between (by systemd, or by hand after a killed run) starts
+    the new version unchecked.
   - The steps around the outage are part of the same call, so a rolling hop costs one round trip per member - a
     leader hands leadership to O(transfer_leadership_to) before the stop, and with O(max_lag) the call returns once
     the member has caught up with the leader's log.

@@ -90,8 +90,8 @@ def test_each_phase_has_its_tag_and_the_data_version_is_always_read():
     assert include and include[0]["ansible.builtin.include_tasks"]["apply"]["tags"] == ["migrate"]
     assert "etcdops.etcd.server : Create the configuration directory" not in tasks("migrate")
     # The rolling switch (swap.yml) belongs to the migrate phase too, with the downtime it notes.
-    assert ("etcdops.etcd.server : Note how long the member was down for a version switch (0 without one), and when"
-            " it was back") in tasks("migrate")
+    assert ("etcdops.etcd.server : Note how long the member was down for a version switch (0 without one), where it"
+            " went, and when it was back") in tasks("migrate")
     assert tasks("service") == ["etcdops.etcd.server : Apply configuration changes now",
                                 "etcdops.etcd.server : Run etcd",
                                 "etcdops.etcd.server : Wait until the member is healthy",

@@ -220,6 +220,38 @@ def test_a_switch_killed_at_any_moment_converges_on_the_next_run(host, point, ru
     assert read_state(member, host.marks) == host.state
 
 
+# With a check (etcdutl check v2store before 3.6), the files go in only after it, the member stopped: systemd never
+# holds the new unit before the check has passed.
+CHECKED_KILL_POINTS = [
+    ("copied", True, "before the swap: switched normally"),
+    ("stopped", False, "before the swap: switched normally"),
+    ("swapping", False, "after swapping {config}: finished forward"),
+    ("reloaded", False, "after swapping {config}, {unit}: finished forward"),
+    ("recorded", False, "after swapping {config}, {unit}: finished forward"),
+    ("started", True, "after swapping {config}, {unit}: finished forward"),
+]
+
+
+@pytest.mark.parametrize("point, running, recovered", CHECKED_KILL_POINTS, ids=[p[0] for p in CHECKED_KILL_POINTS])
+def test_a_switch_with_a_check_killed_at_any_moment_converges_on_the_next_run(host, point, running, recovered):
+    host.args["check_command"] = [str(BIN_ROOT / host.old / "etcdctl"), "version"]
+    host.kill_at(point)
+    assert host.etcd_running() == running
+    # systemd holds the unit it last read: the new one only once the check has passed (after the stop)
+    new_unit = UNIT % dict(etcd=BIN_ROOT / host.new / "etcd", config=host.config)
+    assert (Path(str(host.pid) + ".unit").read_text() == new_unit) == (point in ("reloaded", "recorded", "started"))
+
+    result = host.switch()
+
+    assert result["recovered"] == "a switch to %s was interrupted %s" % (
+        host.new, recovered.format(config=host.config, unit=host.unit))
+    member = host.member(host.new)
+    assert member.status()["version"] == host.new
+    assert (host.data_dir / "version.txt").read_text() == "%s/etcd3" % host.new
+    assert host.leftovers() == []
+    assert read_state(member, host.marks) == host.state
+
+
 class InPlaceHost(Host):
     """A member the collection did not install: its unit runs a binary of its own (the rolling role's
     ``etcd_adopt_service``), and the switch swaps that binary and the hop environment, not a configuration."""

@@ -91,3 +91,9 @@ def test_a_leader_hands_over_and_a_restarted_member_is_waited_for_until_it_holds
         rc, out, _err = run([follower.tools.path("etcdctl"), "--endpoints", follower.client_url, "endpoint", "status",
                              "--cluster", "-w", "json"])
         assert rc != 0
+        # It still prints the statuses it got: the wait reads this member's and its leader's from them.
+        assert raft_lag(out, follower_id) == 0
+        waiting = switch_of(follower, version, max_lag=5)
+        waiting.member_id = follower_id
+        waiting.wait_caught_up()
+        assert "caught_up_seconds" in waiting.result

@@ -16,7 +16,7 @@ import json
 import pytest
 
 from ansible_collections.etcdops.etcd.plugins.module_utils.member_switch import (
-    BACK, BEFORE, FORWARD, REFUSE, ClientAccess, MemberSwitch, SwitchFailed)
+    BACK, BEFORE, FORWARD, REFUSE, ClientAccess, MemberSwitch, SwitchFailed, raft_lag)
 
 
 class Host:
@@ -76,12 +76,12 @@ def switch_for(member, host, check=None, timeout=1.0):
                         sleep=host.sleep)
 
 
-def test_switch_swaps_reloads_stops_checks_records_and_starts_in_that_order(member):
+def test_switch_with_a_check_stops_checks_swaps_records_and_starts_in_that_order(member):
     host = Host(member, healthy_after=3)
     result = switch_for(member, host, check=["etcdutl", "check", "v2store"]).switch()
 
-    # the files and systemd's reload while the member runs: the outage is only the stop, check, start and poll
-    assert host.calls == ["systemctl daemon-reload", "systemctl stop etcd", "check", "systemctl start etcd",
+    # systemd gets the new unit only once the check has passed
+    assert host.calls == ["systemctl stop etcd", "check", "systemctl daemon-reload", "systemctl start etcd",
                           "etcdctl", "etcdctl", "etcdctl"]
     assert host.live_config_at_start == ["new config"]
     assert (member / "etcd.service").read_text() == "new unit"
@@ -90,6 +90,18 @@ def test_switch_swaps_reloads_stops_checks_records_and_starts_in_that_order(memb
     assert result["previous_version"] == "3.5.30" and not result["rolled_back"]
     # three health checks of 0.1 s with two polls of 0.1 s between them
     assert result["downtime"] == pytest.approx(0.5)
+
+
+def test_switch_without_a_check_swaps_and_reloads_while_the_member_still_serves(member):
+    host = Host(member, healthy_after=1)
+    result = switch_for(member, host).switch()
+
+    # the outage is only the stop, the record, the start and the poll
+    assert host.calls == ["systemctl daemon-reload", "systemctl stop etcd", "systemctl start etcd", "etcdctl"]
+    assert host.live_config_at_start == ["new config"]
+    assert (member / "data" / "version.txt").read_text() == "3.6.16/etcd3"
+    assert sorted(p.name for p in member.rglob("*")) == ["data", "etcd.conf.yml", "etcd.service", "version.txt"]
+    assert result["downtime"] == pytest.approx(0.1)
 
 
 def test_a_failed_check_starts_the_previous_version_with_its_files_back(member):
@@ -104,9 +116,8 @@ def test_a_failed_check_starts_the_previous_version_with_its_files_back(member):
     assert (member / "data" / "version.txt").read_text() == "3.5.30/etcd3"
     assert (member / "etcd.service").read_text() == "old unit"
     assert not list(member.glob("*.previous"))  # nothing blocks the next attempt (which renders its files again)
-    # systemd read the new unit before the stop, and the old one again before the start
-    assert host.calls[:3] == ["systemctl daemon-reload", "systemctl stop etcd", "check"]
-    assert host.calls.count("systemctl daemon-reload") == 2
+    assert host.calls[:2] == ["systemctl stop etcd", "check"]
+    assert "systemctl daemon-reload" not in host.calls  # nothing was swapped
 
 
 def test_a_member_that_never_answers_goes_back_to_its_previous_files_and_version(member):
@@ -191,7 +202,7 @@ def test_an_error_in_the_swap_puts_the_files_back_without_stopping_the_member(me
 
     assert not failed.value.rolled_back
     assert "failed before the stop" in str(failed.value) and "FileNotFoundError" in str(failed.value)
-    assert "nothing was stopped" in str(failed.value)
+    assert "the member was not stopped by this switch" in str(failed.value)
     assert (member / "etcd.conf.yml").read_text() == "old config"
     assert not [call for call in host.calls if call.startswith("systemctl stop")]
     assert not list(member.glob("*.previous")) and not (member / "data" / "version.txt.previous").exists()
@@ -236,7 +247,7 @@ def test_a_stop_that_fails_puts_the_files_back(member):
         switch.switch()
 
     assert "systemctl stop etcd failed (rc 1): Job for etcd.service canceled" in str(failed.value)
-    assert "The previous files are back; nothing was stopped" in str(failed.value)
+    assert "The previous files are back; the member was not stopped by this switch" in str(failed.value)
     assert (member / "etcd.conf.yml").read_text() == "old config" and (member / "etcd.service").read_text() == "old unit"
     assert host.calls == ["systemctl daemon-reload", "systemctl stop etcd", "systemctl daemon-reload"]
     assert (member / "data" / "version.txt").read_text() == "3.5.30/etcd3"
@@ -378,7 +389,7 @@ def test_forward_finishes_the_swap_and_leaves_nothing_behind(member):
     switch.switch(plan)
 
     # version.txt still names 3.5.30, written before any start of the new version: the check still runs
-    assert host.calls == ["systemctl daemon-reload", "systemctl stop etcd", "check", "systemctl start etcd", "etcdctl"]
+    assert host.calls == ["systemctl stop etcd", "check", "systemctl daemon-reload", "systemctl start etcd", "etcdctl"]
     assert host.live_config_at_start == ["new config"]
     assert (member / "etcd.service").read_text() == "new unit"
     assert (member / "data" / "version.txt").read_text() == "3.6.16/etcd3"
@@ -527,3 +538,54 @@ def test_the_phases_say_where_the_downtime_went(member):
 
     assert list(result["phases"]) == ["stopped", "recorded", "started", "healthy"]
     assert result["phases"]["healthy"] == result["downtime"]
+
+
+def test_files_going_back_before_the_stop_turn_the_marker_to_the_way_back_first(member):
+    host = Host(member)
+    switch = switch_for(member, host)
+
+    def killed():
+        raise KeyboardInterrupt("killed while the files go back")  # not an Exception: as a kill, nothing after runs
+
+    (member / "etcd.service.next").unlink()  # the swap fails after the configuration went in
+    switch._copy_back = killed  # pylint: disable=protected-access
+    with pytest.raises(KeyboardInterrupt):
+        switch.switch()
+
+    marker = json.loads((member / "data" / "version.txt.previous").read_text())
+    assert marker["direction"] == "back"  # the next run goes back, not forward with the new configuration
+    assert switch_for(member, Host(member)).recovery()[0] == BACK
+
+
+def test_finishing_an_interrupted_switch_whose_reload_fails_stops_nothing_and_asks_for_another_run(member):
+    interrupted(member, copies=BOTH, swapped=BOTH[:1], consumed=BOTH[:1])
+    host = Host(member)
+
+    def run(argv, environ=None):
+        if argv[:2] == ["systemctl", "daemon-reload"]:
+            host.calls.append("systemctl daemon-reload")
+            return 1, "", "Failed to reload daemon"
+        return host.run(argv, environ)
+
+    switch = switch_for(member, host)
+    switch.run = run
+    plan, _found = switch.recovery()
+    with pytest.raises(SwitchFailed) as failed:
+        switch.switch(plan)
+
+    assert "run again" in str(failed.value) and "Failed to reload daemon" in str(failed.value)
+    assert host.calls == ["systemctl daemon-reload"]
+    assert (member / "data" / "version.txt.previous").exists() and (member / "etcd.service.previous").exists()
+
+
+@pytest.mark.parametrize("statuses, lag", [
+    # etcd leaves out "leader" while an election runs
+    ([{"Status": {"header": {"member_id": 1}, "raftIndex": 90}}], None),
+    # another member out: etcdctl prints what it got (and fails); this member's and the leader's are enough
+    ([{"Status": {"header": {"member_id": 1}, "leader": 2, "raftIndex": 90}},
+      {"Status": {"header": {"member_id": 2}, "leader": 2, "raftIndex": 93}}], 3),
+    ([{"Status": {"header": {"member_id": 1}, "leader": 3, "raftIndex": 90}}], None),
+], ids=["no leader yet", "a member out", "the leader out"])
+def test_the_lag_is_read_only_from_this_member_and_its_leader(statuses, lag):
+    assert raft_lag(json.dumps(statuses), 1) == lag
+    assert raft_lag("Error: context deadline exceeded", 1) is None
