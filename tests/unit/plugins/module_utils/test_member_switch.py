@@ -232,17 +232,20 @@ def test_any_error_after_the_stop_takes_the_way_back(member):
     assert not list(member.glob("*.previous"))
 
 
+def failing(host, command, answer):
+    """``host.run`` where ``systemctl <command>`` fails with ``answer``."""
+    def run(argv, environ=None):
+        if argv[:2] == ["systemctl", command]:
+            host.calls.append(" ".join(argv))
+            return 1, "", answer
+        return host.run(argv, environ)
+    return run
+
+
 def test_a_stop_that_fails_puts_the_files_back(member):
     host = Host(member)
-
-    def run(argv, environ=None):
-        if argv[:2] == ["systemctl", "stop"]:
-            host.calls.append("systemctl stop etcd")
-            return 1, "", "Job for etcd.service canceled"
-        return host.run(argv, environ)
-
     switch = switch_for(member, host)
-    switch.run = run
+    switch.run = failing(host, "stop", "Job for etcd.service canceled")
     with pytest.raises(SwitchFailed) as failed:
         switch.switch()
 
@@ -560,15 +563,8 @@ def test_files_going_back_before_the_stop_turn_the_marker_to_the_way_back_first(
 def test_finishing_an_interrupted_switch_whose_reload_fails_stops_nothing_and_asks_for_another_run(member):
     interrupted(member, copies=BOTH, swapped=BOTH[:1], consumed=BOTH[:1])
     host = Host(member)
-
-    def run(argv, environ=None):
-        if argv[:2] == ["systemctl", "daemon-reload"]:
-            host.calls.append("systemctl daemon-reload")
-            return 1, "", "Failed to reload daemon"
-        return host.run(argv, environ)
-
     switch = switch_for(member, host)
-    switch.run = run
+    switch.run = failing(host, "daemon-reload", "Failed to reload daemon")
     plan, _found = switch.recovery()
     with pytest.raises(SwitchFailed) as failed:
         switch.switch(plan)
