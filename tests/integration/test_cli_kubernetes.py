@@ -279,26 +279,36 @@ def test_three_members_with_peer_mtls_move_one_minor_one_at_a_time(pki, tmp_path
 
 
 # The server role's tasks that install etcd-migrate under /usr/local (bin/ and lib/etcd-migrate/).
-INSTALL_TASKS = ("Create etcd-migrate's package directories", "Install etcd-migrate's package for the unit's "
-                 "ExecStartPre", "Install etcd-migrate")
+INSTALL_TASKS = ("Install etcd-migrate's package for the unit's ExecStartPre", "Install etcd-migrate")
 
 
 def install_like_the_server_role(tmp_path):
     """Run the server role's own install tasks for etcd-migrate with <tmp>/usr-local for /usr/local: what a host
-    gets, files picked by the role's globs (a package directory the role forgets is missing here too)."""
+    gets, files picked by the role's archive (a package directory the role forgets is missing here too)."""
     prefix = tmp_path / "usr-local"
     (prefix / "bin").mkdir(parents=True)
     tasks = [task for task in yaml.safe_load((COLLECTION / "roles" / "server" / "tasks" / "install.yml").read_text())
              if task["name"] in INSTALL_TASKS]
     assert [task["name"] for task in tasks] == list(INSTALL_TASKS)
+
+    def on_this_host(task):
+        """The task writing under <tmp>/usr-local as this user; a block's tasks each."""
+        if task["name"] in INSTALL_TASKS:
+            task.pop("when", None)
+        for inner in task.get("block", []) + task.get("always", []):
+            on_this_host(inner)
+        for module in ("ansible.builtin.file", "ansible.builtin.copy", "ansible.builtin.unarchive"):
+            args = task.get(module)
+            if args is None or args.get("path", "").startswith("{{"):
+                continue
+            args.pop("owner", None), args.pop("group", None)
+            for key in ("path", "dest"):
+                if key in args:
+                    assert args[key].startswith("/usr/local/")
+                    args[key] = str(prefix) + args[key][len("/usr/local"):]
+
     for task in tasks:
-        del task["when"]
-        args = task["ansible.builtin.file" if "ansible.builtin.file" in task else "ansible.builtin.copy"]
-        args.pop("owner"), args.pop("group")
-        for key in ("path", "dest"):
-            if key in args:
-                assert args[key].startswith("/usr/local/")
-                args[key] = str(prefix) + args[key][len("/usr/local"):]
+        on_this_host(task)
     play = [{"hosts": "localhost", "gather_facts": False, "tasks": tasks,
              "vars": {"role_path": str(COLLECTION / "roles" / "server"), "ansible_python_interpreter": sys.executable}}]
     (tmp_path / "install.yml").write_text(yaml.safe_dump(play))

@@ -113,8 +113,9 @@ class Case:
         assert len(calls) == nth and expect in calls[-1], "killed at %r, expected a call on %r" % (calls[-1], expect)
         return calls[-1]
 
-    def killed_when(self, what, predicate):
-        """Run and SIGKILL the whole tree as soon as ``predicate(pgid)`` holds."""
+    def killed_when(self, what, predicate, must=True):
+        """Run and SIGKILL the whole tree as soon as ``predicate(pgid)`` holds (``must`` False: None when the run
+        ended before it did)."""
         proc = subprocess.Popen(self.command(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 start_new_session=True)
         try:
@@ -123,6 +124,8 @@ class Case:
                     kill_tree(proc)
                     return what
                 time.sleep(0.003)
+            if not must:
+                return None
             pytest.fail("the run ended (rc %s) before %s: %s" % (proc.returncode, what, proc.stderr.read()[-2000:]))
         finally:
             if proc.poll() is None:
@@ -314,9 +317,14 @@ def test_snapshot_downgrade_killed_when_the_target_proves_the_data(written_by, t
 def test_api_downgrade_killed_converges(written_by, tmp_path, moment):
     written = written_by("3.7")
     target = etcd_version("3.6")
-    case = Case(tmp_path, written[1], target)
-    lowered = answering(case, written[0], cluster_version=target.rsplit(".", 1)[0] + ".0")
-    case.killed_when(moment, lowered if moment.startswith("the downgrade API") else etcd_running(target))
+    # The lowered cluster version shows for a few of the run's polls before it stops that member: on a loaded
+    # machine one run can pass it between two of the test's, so up to three runs, each on a fresh copy.
+    for attempt in range(3):
+        case = Case(tmp_path / ("run-%d" % attempt), written[1], target)
+        lowered = answering(case, written[0], cluster_version=target.rsplit(".", 1)[0] + ".0")
+        if case.killed_when(moment, lowered if moment.startswith("the downgrade API") else etcd_running(target),
+                            must=attempt == 2):
+            break
     converge(case, written, expect_restore=True)
 
 
