@@ -475,14 +475,14 @@ class ClusterHost(Host):
         return 0, json.dumps([self.status(1, 1000)]), ""
 
     def status(self, member, raft_index):
-        return {"Endpoint": "http://m%d:2379" % member,
+        return {"Endpoint": "http://127.0.0.1:%d" % (2378 + member),
                 "Status": {"header": {"cluster_id": 99, "member_id": member, "revision": 7, "raft_term": 2},
                            "version": "3.5.30", "leader": self.leader, "raftIndex": raft_index}}
 
 
 def cluster_switch_for(member, host, **options):
     files = [dict(src=str(member / name) + ".next", dest=str(member / name)) for name in ("etcd.conf.yml", "etcd.service")]
-    return MemberSwitch(host.run, "etcd", str(member / "data"), "3.6.16", files, ClientAccess("etcdctl", "http://m1"),
+    return MemberSwitch(host.run, "etcd", str(member / "data"), "3.6.16", files, ClientAccess("etcdctl", "http://127.0.0.1:2379"),
                         1.0, 0.1, clock=host.clock, sleep=host.sleep, **options)
 
 
