@@ -3,13 +3,16 @@
 Every scenario has its own containers on the shared internal network, so lanes do not meet; a scenario mostly
 waits on systemd, etcd and Ansible round trips, so two lanes on two CPUs take little longer than the longest.
 Each scenario's output goes to .cache/molecule-logs/<scenario>.log and is printed whole when it ends, with its
-time; the exit status is non-zero unless every scenario passed (the other lanes still finish).
+time; the exit status is non-zero unless every scenario passed (the other lanes still finish), and the last lines
+name each failed scenario's last failed tasks and their messages (CI shows only the end of its output).
 
     python tools/molecule_run.py rolling default,cluster
 """
 
 import argparse
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -30,6 +33,33 @@ LOGS = ROOT / ".cache" / "molecule-logs"
 # (CI once counted two snapshots of one hop). Its destroy step removes containers by the platforms' names.
 EPHEMERAL = ROOT / ".cache" / "molecule-ephemeral"
 PRINTING = threading.Lock()
+# Ansible's own log of a scenario (its playbooks' and the ones they run), one line per task header or result:
+# molecule's console output wraps every line at 80 columns, so a failure's JSON is read from here.
+LOGGED = re.compile(r"^\S+ \S+ p=\d+ u=\S+ n=ansible \w+\| (.*)$")
+FAILED_TASK = re.compile(r"^(?:fatal|failed): \[([^\]]+)\].*?FAILED! => (\{.*\})$")
+TASK_HEADER = re.compile(r"^TASK \[(.*)\] \**$")
+
+
+def failed_tasks(ansible_log, limit=3):
+    """The last failures an Ansible log shows, ignored ones left out, as one short line each."""
+    messages = [logged.group(1) for logged in map(LOGGED.match, ansible_log.splitlines()) if logged]
+    found, task = [], None
+    for number, message in enumerate(messages):
+        header = TASK_HEADER.match(message)
+        if header:
+            task = header.group(1)
+        failure = FAILED_TASK.match(message)
+        if not failure or messages[number + 1:number + 2] == ["...ignoring"]:
+            continue
+        try:
+            answer = json.loads(failure.group(2))
+        except ValueError:
+            answer = {}
+        # A command's msg says little ("non-zero return code", or nothing under failed_when): its output's end does.
+        output = " ".join(("%s %s" % (answer.get("stderr") or "", answer.get("stdout") or "")).split())
+        reason = " | ".join(part for part in (str(answer.get("msg") or ""), output[-300:]) if part)
+        found.append("%s on %s: %s" % (task, failure.group(1), " ".join((reason or failure.group(2)).split())[:600]))
+    return found[-limit:]
 
 
 def run_lane(scenarios, passed):
@@ -38,9 +68,12 @@ def run_lane(scenarios, passed):
         ephemeral = EPHEMERAL / scenario
         shutil.rmtree(ephemeral, ignore_errors=True)
         started = time.monotonic()
+        ansible_log_path = LOGS / ("%s-ansible.log" % scenario)
+        ansible_log_path.unlink(missing_ok=True)
         with open(log_path, "w") as log:
             rc = subprocess.call(["molecule", "test", "-s", scenario], cwd=ROOT / "extensions", stdout=log,
-                                 stderr=subprocess.STDOUT, env=dict(ENV, MOLECULE_EPHEMERAL_DIRECTORY=str(ephemeral)))
+                                 stderr=subprocess.STDOUT, env=dict(ENV, MOLECULE_EPHEMERAL_DIRECTORY=str(ephemeral),
+                                                                    ANSIBLE_LOG_PATH=str(ansible_log_path)))
         took = time.monotonic() - started
         with PRINTING:
             sys.stdout.write(log_path.read_text(errors="replace"))
@@ -65,6 +98,11 @@ def main(argv=None):
     # A scenario that failed, or never ran after one failed before it in its lane.
     failures = [scenario for lane in args.lanes for scenario in lane.split(",") if scenario not in passed]
     if failures:
+        for scenario in failures:
+            ansible_log_path = LOGS / ("%s-ansible.log" % scenario)
+            if ansible_log_path.exists():
+                for failure in failed_tasks(ansible_log_path.read_text(errors="replace")):
+                    print("== %s failed: %s" % (scenario, failure))
         print("== molecule: not passed: %s (logs in %s)" % (", ".join(failures), LOGS))
         return 1
     return 0
