@@ -138,7 +138,7 @@ class MemberSwitch:
         self.clock, self.sleep = clock, sleep
         self.systemctl, self.journalctl = systemctl, journalctl
         self.leader_transferee, self.max_lag = leader_transferee, max_lag
-        self.member_id = self.stopped_at = None
+        self.stopped_at = None
         self.result = dict(version=version, files=[f["dest"] for f in files], rolled_back=False, phases={})
         self.pause_at = os.environ.get(PAUSE_AT, "")
 
@@ -371,9 +371,8 @@ class MemberSwitch:
                                    % (self.access.endpoint, rc, _last_line(out, err), self.service),
                                    False, self.result)
             return
-        self.member_id = status["header"]["member_id"]
-        if self.leader_transferee is None or status["leader"] != self.member_id \
-                or self.leader_transferee == self.member_id:
+        member_id = status["header"]["member_id"]
+        if self.leader_transferee is None or status["leader"] != member_id or self.leader_transferee == member_id:
             return
         transferee = "%x" % self.leader_transferee
         rc, out, err = self._etcdctl("move-leader", transferee, patient=True)
@@ -389,12 +388,12 @@ class MemberSwitch:
             return
         started, deadline = self.clock(), self.clock() + self.timeout
         while True:
-            if self.member_id is None:  # converging from an interrupted switch, the member was not asked before
-                rc, out, err = self._etcdctl("endpoint", "status", "-w", "json")
-                self.member_id = (own_status(out) or {}).get("header", {}).get("member_id") if rc == 0 else None
-            # Read whatever it answered: with another member out, etcdctl prints the statuses it got and fails.
-            rc, out, err = self._etcdctl("endpoint", "status", "--cluster", "-w", "json")
-            lag = raft_lag(out, self.member_id)
+            # The leader's index first, then this member's: entries clients write between the two reads are not
+            # lag (a busy cluster's writes outran a read of both at once). With another member out etcdctl prints
+            # the statuses it got, and fails: the leader's is read from them.
+            _rc, cluster, cluster_err = self._etcdctl("endpoint", "status", "--cluster", "-w", "json")
+            rc, out, err = self._etcdctl("endpoint", "status", "-w", "json")
+            lag = raft_lag(cluster, own_status(out) if rc == 0 else None)
             if lag is not None and lag <= self.max_lag:
                 self.result["caught_up_seconds"] = round(self.clock() - started, 3)
                 return
@@ -403,7 +402,8 @@ class MemberSwitch:
                                    "%ss (%s). Look at the cluster's health (etcdctl endpoint status --cluster) before "
                                    "running again." % (self.version, self.timeout,
                                                        "%d entries behind" % lag if lag is not None
-                                                       else _last_line(out, err)), False, self.result)
+                                                       else _last_line(out, err) or _last_line(cluster, cluster_err)),
+                                   False, self.result)
             self.sleep(self.poll_interval)
 
     def _phase(self, name):
@@ -554,15 +554,14 @@ def own_status(output):
         return None
 
 
-def raft_lag(output, member_id):
-    """How many raft entries the member is behind its leader, from ``etcdctl endpoint status --cluster -w json``;
-    None when the output does not show both (a member down, no leader yet)."""
+def raft_lag(cluster_output, own):
+    """How many raft entries a member is behind its leader: the leader's index from ``etcdctl endpoint status
+    --cluster -w json`` read before the member's own status ``own`` (from ``own_status``); None when they do not show
+    both (the member or its leader out, no leader yet)."""
     try:
-        statuses = [entry["Status"] for entry in json.loads(output)]
-        index = dict((status["header"]["member_id"], status["raftIndex"]) for status in statuses)
-        # etcd leaves out a field that is 0: no "leader" while an election runs.
-        leader = [status.get("leader") for status in statuses if status["header"]["member_id"] == member_id]
-        return index[leader[0]] - index[member_id] if leader and leader[0] in index else None
+        index = dict((entry["Status"]["header"]["member_id"], entry["Status"]["raftIndex"])
+                     for entry in json.loads(cluster_output))
+        return index[own["leader"]] - own["raftIndex"]
     except (ValueError, LookupError, TypeError, AttributeError):
         return None
 

@@ -449,8 +449,9 @@ def test_copies_dropped_after_the_new_version_served_leave_no_way_back(member):
 
 
 class ClusterHost(Host):
-    """A member of a three-member cluster (IDs 1, 2, 3; this one is 1): ``leader`` leads; ``lags`` are this member's
-    raft-index lags behind the leader that ``endpoint status --cluster`` shows, one per call (the last repeats)."""
+    """A member of a three-member cluster (IDs 1, 2, 3; this one is 1): ``leader`` leads; ``lags`` are how far ahead
+    of this member's own status (index 1000) the leader's index in ``endpoint status --cluster`` is, one per call
+    (the last repeats)."""
 
     def __init__(self, tmp_path, leader=1, lags=(0,), move_rc=0, status_rc=0):
         super(ClusterHost, self).__init__(tmp_path)
@@ -468,7 +469,8 @@ class ClusterHost(Host):
         if "--cluster" in argv:
             self.calls.append("etcdctl status --cluster")
             lag = self.lags.pop(0) if len(self.lags) > 1 else self.lags[0]
-            return 0, json.dumps([self.status(member, 1000 - (lag if member == 1 else 0)) for member in (1, 2, 3)]), ""
+            return 0, json.dumps([self.status(member, 1000 + (lag if member == self.leader else 0))
+                                  for member in (1, 2, 3)]), ""
         self.calls.append("etcdctl status")
         if self.status_rc:
             return self.status_rc, "", "context deadline exceeded"
@@ -520,7 +522,9 @@ def test_the_call_returns_once_the_member_has_caught_up_with_the_leader(member):
     result = cluster_switch_for(member, host, max_lag=5).switch()
 
     assert host.calls.count("etcdctl status --cluster") == 3  # 40 and 12 entries behind, then 4
-    assert result["caught_up_seconds"] == pytest.approx(0.5)  # three calls of 0.1 s, two polls of 0.1 s
+    # Each poll reads the cluster, then the member itself (0.1 s each); two pauses of 0.1 s between them.
+    assert result["caught_up_seconds"] == pytest.approx(0.8)
+    assert host.calls[-2:] == ["etcdctl status --cluster", "etcdctl status"]
     assert result["downtime"] < result["phases"]["healthy"] + 0.01  # the catch-up is not part of the downtime
 
 
@@ -574,14 +578,21 @@ def test_finishing_an_interrupted_switch_whose_reload_fails_stops_nothing_and_as
     assert (member / "data" / "version.txt.previous").exists() and (member / "etcd.service.previous").exists()
 
 
-@pytest.mark.parametrize("statuses, lag", [
-    # etcd leaves out "leader" while an election runs
-    ([{"Status": {"header": {"member_id": 1}, "raftIndex": 90}}], None),
-    # another member out: etcdctl prints what it got (and fails); this member's and the leader's are enough
-    ([{"Status": {"header": {"member_id": 1}, "leader": 2, "raftIndex": 90}},
-      {"Status": {"header": {"member_id": 2}, "leader": 2, "raftIndex": 93}}], 3),
-    ([{"Status": {"header": {"member_id": 1}, "leader": 3, "raftIndex": 90}}], None),
-], ids=["no leader yet", "a member out", "the leader out"])
-def test_the_lag_is_read_only_from_this_member_and_its_leader(statuses, lag):
-    assert raft_lag(json.dumps(statuses), 1) == lag
-    assert raft_lag("Error: context deadline exceeded", 1) is None
+@pytest.mark.parametrize("statuses, own, lag", [
+    # the leader's index was read first: what was written after it is not lag (a member read later may be ahead)
+    ([{"Status": {"header": {"member_id": 2}, "leader": 2, "raftIndex": 93}}],
+     {"header": {"member_id": 1}, "leader": 2, "raftIndex": 90}, 3),
+    ([{"Status": {"header": {"member_id": 2}, "leader": 2, "raftIndex": 93}}],
+     {"header": {"member_id": 1}, "leader": 2, "raftIndex": 95}, -2),
+    # another member out: etcdctl prints what it got (and fails); the leader's status is enough
+    ([{"Status": {"header": {"member_id": 3}, "leader": 2, "raftIndex": 99}},
+      {"Status": {"header": {"member_id": 2}, "leader": 2, "raftIndex": 93}}],
+     {"header": {"member_id": 1}, "leader": 2, "raftIndex": 90}, 3),
+    # the leader out, or this member not answering (own_status None)
+    ([{"Status": {"header": {"member_id": 1}, "leader": 3, "raftIndex": 90}}],
+     {"header": {"member_id": 1}, "leader": 3, "raftIndex": 90}, None),
+    ([{"Status": {"header": {"member_id": 2}, "leader": 2, "raftIndex": 93}}], None, None),
+], ids=["behind", "ahead", "a member out", "the leader out", "no own status"])
+def test_the_lag_is_the_leaders_earlier_index_less_this_members(statuses, own, lag):
+    assert raft_lag(json.dumps(statuses), own) == lag
+    assert raft_lag("Error: context deadline exceeded", own) is None
