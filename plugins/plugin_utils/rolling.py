@@ -308,7 +308,8 @@ def rolling_preflight(members, target, available, settings=None):
     ``leader`` (the leader's ID it sees), ``version``, ``healthy``,
     ``db_size``, ``free_bytes`` (free space where snapshots go),
     ``ready_for_next`` and ``auth_enabled`` (etcd_datadir_info's, read live;
-    None when unreadable), ``cluster_members`` (``member list``: id, name) and, for a
+    None when unreadable), ``cluster_members`` (``member list``: id, name), ``learner``
+    (its status' ``isLearner``) and, for a
     member the collection did not install, ``adopted_sources`` (each setting's source,
     etcd_member_settings's) and ``adopted_service`` (its unit).
     ``settings``: ``enable_v2``, ``extra_config`` and ``snapshot_count`` of the
@@ -333,6 +334,11 @@ def rolling_preflight(members, target, available, settings=None):
         if not member.get("healthy"):
             errors.append("%s is not healthy: fix it (etcdctl endpoint health) before a rolling change"
                           % member["host"])
+        # A learner cannot lead, so leadership cannot move to it; and a membership change half done is the
+        # membership role's to finish.
+        if member.get("learner"):
+            errors.append("%s is a learner (added, not promoted): promote it once it has caught up (etcdctl member "
+                          "promote %x) or remove it, before a rolling change" % (member["host"], int(member["id"])))
         need = FREE_DISK_FACTOR * int(member.get("db_size") or 0)
         if int(member.get("free_bytes") or 0) < need:
             errors.append("%s has %s bytes free where snapshots go, less than %d x its db (%s bytes): free disk space"

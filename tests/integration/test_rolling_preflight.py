@@ -1,5 +1,6 @@
 """The rolling pre-flight on what real members' data says, read live while etcd runs (as upgrade.yml reads it)."""
 
+from etcd_sample import free_port
 from helpers import BIN_ROOT, etcd_version, running_etcd
 
 from ansible_collections.etcdops.etcd.plugins.module_utils.detect import safe_detect
@@ -12,7 +13,8 @@ def member_report(member, data_dir, host):
     data = safe_detect(str(data_dir))
     return {"host": host, "id": status["header"]["member_id"], "leader": status["leader"],
             "version": status["version"], "healthy": True, "db_size": status["dbSize"], "free_bytes": 10 ** 10,
-            "ready_for_next": data.get("ready_for_next"), "auth_enabled": data["db"]["auth_enabled"]}
+            "ready_for_next": data.get("ready_for_next"), "auth_enabled": data["db"]["auth_enabled"],
+            "learner": status.get("isLearner", False)}
 
 
 def test_v2_requests_in_a_live_wal_tail_add_a_snapshot_hop_and_v2_keys_in_a_snap_block(tmp_path):
@@ -107,3 +109,25 @@ def test_snapshot_count_1_and_two_lease_round_trips_clear_a_v2_wal_tail(tmp_path
             member.ctl("lease", "revoke", lease)
     clean = tools.run("etcdutl", ["check", "v2store", "--data-dir", str(data_dir)], check=False)
     assert clean.returncode == 0, clean.stdout + clean.stderr
+
+
+def test_a_learner_is_refused_naming_the_command_that_promotes_it(tmp_path):
+    """A learner cannot take leadership (a leader's switch hands it over first) nor vote: a membership change half
+    done is finished before a rolling change, and the pre-flight says how."""
+    version = etcd_version("3.6")
+    voter_peer, learner_peer = ("http://127.0.0.1:%d" % free_port() for _ in range(2))
+    for name in ("m1", "m2"):
+        (tmp_path / name).mkdir()
+    with running_etcd(version, tmp_path / "m1" / "data", tmp_path / "m1", name="m1",
+                      listen_peer_urls=voter_peer, initial_advertise_peer_urls=voter_peer) as voter:
+        voter.ctl("member", "add", "m2", "--learner", "--peer-urls=" + learner_peer)
+        with running_etcd(version, tmp_path / "m2" / "data", tmp_path / "m2", name="m2", listen_peer_urls=learner_peer,
+                          initial_advertise_peer_urls=learner_peer,
+                          initial_cluster="m1=%s,m2=%s" % (voter_peer, learner_peer),
+                          extra_args=["--initial-cluster-state", "existing"]) as learner:
+            reports = [member_report(voter, tmp_path / "m1" / "data", "m1"),
+                       member_report(learner, tmp_path / "m2" / "data", "m2")]
+    assert [report["learner"] for report in reports] == [False, True]
+    result = rolling_preflight(reports, version, [version])
+    assert result["errors"] == ["m2 is a learner (added, not promoted): promote it once it has caught up (etcdctl "
+                                "member promote %x) or remove it, before a rolling change" % reports[1]["id"]]

@@ -123,6 +123,13 @@ def test_preflight_refuses_an_unhealthy_member_a_full_disk_and_a_split_view_of_t
     assert "do not agree on a leader" in result["errors"][2] and "m3 sees 99" in result["errors"][2]
 
 
+def test_preflight_refuses_a_learner_naming_how_to_promote_it():
+    result = rolling_preflight(members(m3={"learner": True}), "3.5.35", OFFERED)
+    assert result["errors"] == ["m3 is a learner (added, not promoted): promote it once it has caught up (etcdctl "
+                                "member promote d) or remove it, before a rolling change"]
+    assert rolling_preflight(members(m3={"learner": False}), "3.5.35", OFFERED)["errors"] == []
+
+
 def test_preflight_reports_plan_refusals_as_errors_not_exceptions():
     result = rolling_preflight(members(version="3.5.35"), "3.4.23", OFFERED)
     assert result["hops"] == []
