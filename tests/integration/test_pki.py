@@ -148,6 +148,21 @@ def test_a_second_run_changes_nothing_and_keys_stay_private(issued):
     assert (issued / "controller" / "ca.key").stat().st_mode & 0o777 == 0o600
 
 
+def test_only_a_file_that_differs_on_a_member_is_copied_again(issued, tmp_path):
+    root = tmp_path / "pki"
+    shutil.copytree(issued, root)
+    (root / "m1" / "pki" / "ca.crt").write_text("not the CA")
+    (root / "m2" / "pki" / "peer.key").chmod(0o644)
+    out = run_pki(root)
+    copied = sorted(line.split(" => ")[0] + " " + line.split("(item=")[1].rstrip(")")
+                    for line in out.splitlines() if line.startswith("changed: ") and "(item=" in line)
+    assert copied == ["changed: [m1] ca.crt", "changed: [m2] peer.key"]
+    assert (root / "m1" / "pki" / "ca.crt").read_bytes() == (root / "controller" / "ca.crt").read_bytes()
+    assert (root / "m2" / "pki" / "peer.key").stat().st_mode & 0o777 == 0o600
+    assert "(item=server.crt)" not in out  # the files in place are not even compared by a copy
+    assert changed_count(run_pki(root)) == 0
+
+
 def test_a_certificate_near_its_end_is_issued_again_by_the_same_ca(issued_for_10_days, tmp_path):
     root = tmp_path / "pki"
     shutil.copytree(issued_for_10_days, root)
