@@ -99,7 +99,7 @@ def members(version="3.4.23", leader_host="m2", **overrides):
     out = []
     for host, member_id in ids.items():
         member = {"host": host, "id": member_id, "leader": ids[leader_host], "version": version,
-                  "healthy": True, "db_size": 1000, "free_bytes": 10 ** 9}
+                  "healthy": True, "db_size": 1000, "free_bytes": 10 ** 9, "ready_for_next": READY}
         member.update(overrides.get(host, {}))
         out.append(member)
     return out
@@ -186,10 +186,32 @@ def test_preflight_leaves_a_wal_tail_to_an_earlier_hop_that_snapshots():
 
 def test_preflight_refuses_custom_v2_data_and_warns_when_data_was_unreadable():
     result = rolling_preflight(members(version="3.5.35", m1={"ready_for_next": STORE_V2},
-                                       m3={"ready_for_next": READY}), "3.6.16", OFFERED)
+                                       m2={"ready_for_next": None}), "3.6.16", OFFERED)
     assert len(result["errors"]) == 1
     assert result["errors"][0].startswith("m1: the newest .snap holds custom v2 data, which 3.6 refuses")
     assert any(w.startswith("m2: its data could not be read live") for w in result["warnings"])
+
+
+def test_preflight_snapshots_first_when_a_members_data_was_unreadable_before_a_first_crossing():
+    """Unread, a WAL tail may hold v2 entries 3.7 cannot replay (tests/integration/test_v2_wal_tail_at_3_7.py)."""
+    to_37 = rolling_preflight(members(version="3.6.16", m2={"ready_for_next": None}), "3.7.3", OFFERED)
+    assert [(h["action"], h["version"]) for h in to_37["hops"]] == [("snapshot", "3.6.16"), ("upgrade", "3.7.3")]
+    assert to_37["warnings"] == ["m2: its data could not be read live, so every member is restarted once on 3.6.16 "
+                                 "with snapshot-count 1 first"]
+    # Crossed later, the hops on 3.5 and 3.6 before it run with snapshot-count 1.
+    from_34 = rolling_preflight(members(m2={"ready_for_next": None}), "3.7.3", OFFERED)
+    assert [h["action"] for h in from_34["hops"]] == ["upgrade", "upgrade", "upgrade"]
+    assert [h["snapshot_count"] for h in from_34["hops"]][:2] == [1, 1]
+    assert from_34["warnings"] == ["m2: its data could not be read live, so the hops before 3.6 run with "
+                                   "snapshot-count 1; etcdutl check v2store on the stopped member decides before 3.6 "
+                                   "starts", "m2: its data could not be read live, so the hops before 3.7 run with "
+                                   "snapshot-count 1"]
+    # Resuming the hop, a snapshot hop would take the members past it back: said, not done.
+    resumed = rolling_preflight(members(version="3.6.16", m1={"version": "3.7.3"}, m2={"ready_for_next": None}),
+                                "3.7.3", OFFERED)
+    assert [h["action"] for h in resumed["hops"]] == ["upgrade"]
+    assert resumed["warnings"] == ["m2: its data could not be read live, so look at its WAL tail before 3.7 starts "
+                                   "(etcd-dump-logs)"]
 
 
 def test_a_hop_stopped_part_way_can_be_rolled_back_to_where_it_started():
