@@ -30,7 +30,7 @@ options:
       - Optionally C(ready_for_next) and C(auth_enabled), as M(etcdops.etcd.etcd_datadir_info) reads them from the
         member's data while it runs (C(auth_enabled) V(null) when unreadable, and a 3.4 to 3.5 hop is then refused),
         C(cluster_members), the cluster's C(member list) as C(id) and C(name) (members the run does not reach
-        are refused), and C(learner), the member's C(isLearner) status (a learner is refused: promote or remove it).
+        are refused), and C(learner), the member's C(isLearner) status (a learner is refused, to be promoted or removed).
     type: list
     elements: dict
     required: true

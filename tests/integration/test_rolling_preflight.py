@@ -115,7 +115,7 @@ def test_a_learner_is_refused_naming_the_command_that_promotes_it(tmp_path):
     """A learner cannot take leadership (a leader's switch hands it over first) nor vote: a membership change half
     done is finished before a rolling change, and the pre-flight says how."""
     version = etcd_version("3.6")
-    voter_peer, learner_peer = ("http://127.0.0.1:%d" % free_port() for _ in range(2))
+    voter_peer, learner_peer = ("http://127.0.0.1:%d" % port for port in (free_port(), free_port()))
     for name in ("m1", "m2"):
         (tmp_path / name).mkdir()
     with running_etcd(version, tmp_path / "m1" / "data", tmp_path / "m1", name="m1",
