@@ -36,20 +36,26 @@ PRINTING = threading.Lock()
 # Ansible's own log of a scenario (its playbooks' and the ones they run), one line per task header or result:
 # molecule's console output wraps every line at 80 columns, so a failure's JSON is read from here.
 LOGGED = re.compile(r"^\S+ \S+ p=\d+ u=\S+ n=ansible \w+\| (.*)$")
-FAILED_TASK = re.compile(r"^(?:fatal|failed): \[([^\]]+)\].*?FAILED! => (\{.*\})$")
-TASK_HEADER = re.compile(r"^TASK \[(.*)\] \**$")
+# "fatal: [h]: FAILED! => {...}", "fatal: [h -> d]: UNREACHABLE! => {...}", a loop's "failed: [h] (item=x) => {...}".
+FAILED_TASK = re.compile(r"^(?:fatal|failed): \[([^\]]+)\](?: \(item=.*?\))?(?:: (?:FAILED|UNREACHABLE)!)? => (\{.*\})$")
+TASK_HEADER = re.compile(r"^(?:TASK|RUNNING HANDLER) \[(.*)\] \**$")
+# molecule's own verdict (an idempotence run that changed something fails no task).
+MOLECULE_VERDICT = re.compile(r"\b(CRITICAL|ERROR)\b")
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def failed_tasks(ansible_log, limit=3):
     """The last failures an Ansible log shows, ignored ones left out, as one short line each."""
     messages = [logged.group(1) for logged in map(LOGGED.match, ansible_log.splitlines()) if logged]
-    found, task = [], None
-    for number, message in enumerate(messages):
+    found, task, task_number = [], None, 0
+    for message in messages:
         header = TASK_HEADER.match(message)
         if header:
-            task = header.group(1)
+            task, task_number = header.group(1), task_number + 1
+        if message == "...ignoring":  # after a task's last item: every failure of that task was ignored
+            found = [(number, text) for number, text in found if number != task_number]
         failure = FAILED_TASK.match(message)
-        if not failure or messages[number + 1:number + 2] == ["...ignoring"]:
+        if not failure:
             continue
         try:
             answer = json.loads(failure.group(2))
@@ -58,8 +64,21 @@ def failed_tasks(ansible_log, limit=3):
         # A command's msg says little ("non-zero return code", or nothing under failed_when): its output's end does.
         output = " ".join(("%s %s" % (answer.get("stderr") or "", answer.get("stdout") or "")).split())
         reason = " | ".join(part for part in (str(answer.get("msg") or ""), output[-300:]) if part)
-        found.append("%s on %s: %s" % (task, failure.group(1), " ".join((reason or failure.group(2)).split())[:600]))
-    return found[-limit:]
+        found.append((task_number, "%s on %s: %s" % (task, failure.group(1),
+                                                     " ".join((reason or failure.group(2)).split())[:600])))
+    return [text for _number, text in found[-limit:]]
+
+
+def molecule_verdict(console_log, lines=4):
+    """molecule's last CRITICAL or ERROR line and the ones after it, unwrapped from its console's frame."""
+    plain = [ANSI.sub("", line).strip(" \u2502") for line in console_log.splitlines()]
+    marks = [number for number, line in enumerate(plain) if MOLECULE_VERDICT.search(line)]
+    if not marks:
+        return []
+    first = marks[-1]
+    while first - 1 in marks:  # the verdict's first line, when it runs over several
+        first -= 1
+    return [line for line in plain[first:first + lines] if line]
 
 
 def run_lane(scenarios, passed):
@@ -69,7 +88,6 @@ def run_lane(scenarios, passed):
         shutil.rmtree(ephemeral, ignore_errors=True)
         started = time.monotonic()
         ansible_log_path = LOGS / ("%s-ansible.log" % scenario)
-        ansible_log_path.unlink(missing_ok=True)
         with open(log_path, "w") as log:
             rc = subprocess.call(["molecule", "test", "-s", scenario], cwd=ROOT / "extensions", stdout=log,
                                  stderr=subprocess.STDOUT, env=dict(ENV, MOLECULE_EPHEMERAL_DIRECTORY=str(ephemeral),
@@ -89,6 +107,10 @@ def main(argv=None):
     parser.add_argument("lanes", nargs="+", help="comma-separated scenarios run one after the other")
     args = parser.parse_args(argv)
     LOGS.mkdir(parents=True, exist_ok=True)
+    # A scenario that does not run (one before it in its lane failed) must not show an earlier run's logs.
+    for scenario in (scenario for lane in args.lanes for scenario in lane.split(",")):
+        for stale in (LOGS / ("%s.log" % scenario), LOGS / ("%s-ansible.log" % scenario)):
+            stale.unlink(missing_ok=True)
     passed = []
     lanes = [threading.Thread(target=run_lane, args=(lane.split(","), passed)) for lane in args.lanes]
     for lane in lanes:
@@ -99,10 +121,13 @@ def main(argv=None):
     failures = [scenario for lane in args.lanes for scenario in lane.split(",") if scenario not in passed]
     if failures:
         for scenario in failures:
-            ansible_log_path = LOGS / ("%s-ansible.log" % scenario)
+            ansible_log_path, log_path = LOGS / ("%s-ansible.log" % scenario), LOGS / ("%s.log" % scenario)
             if ansible_log_path.exists():
                 for failure in failed_tasks(ansible_log_path.read_text(errors="replace")):
                     print("== %s failed: %s" % (scenario, failure))
+            if log_path.exists():
+                for line in molecule_verdict(log_path.read_text(errors="replace")):
+                    print("== %s: %s" % (scenario, line[:300]))
         print("== molecule: not passed: %s (logs in %s)" % (", ".join(failures), LOGS))
         return 1
     return 0

@@ -393,7 +393,8 @@ class MemberSwitch:
             # the statuses it got, and fails: the leader's is read from them.
             _rc, cluster, cluster_err = self._etcdctl("endpoint", "status", "--cluster", "-w", "json")
             rc, out, err = self._etcdctl("endpoint", "status", "-w", "json")
-            lag = raft_lag(cluster, own_status(out) if rc == 0 else None)
+            own = own_status(out) if rc == 0 else None
+            lag = raft_lag(cluster, own)
             if lag is not None and lag <= self.max_lag:
                 self.result["caught_up_seconds"] = round(self.clock() - started, 3)
                 return
@@ -402,7 +403,8 @@ class MemberSwitch:
                                    "%ss (%s). Look at the cluster's health (etcdctl endpoint status --cluster) before "
                                    "running again." % (self.version, self.timeout,
                                                        "%d entries behind" % lag if lag is not None
-                                                       else _last_line(out, err) or _last_line(cluster, cluster_err)),
+                                                       else _last_line(cluster, cluster_err) if own
+                                                       else _last_line(out, err)),
                                    False, self.result)
             self.sleep(self.poll_interval)
 

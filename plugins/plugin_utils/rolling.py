@@ -135,33 +135,44 @@ def _v2_gates(hops, members, errors, warnings):
     is the operator's to remove.
     """
     refresh = None
+    # Resuming a hop, a snapshot hop would first take the members past it back: the operator rolls it back instead.
+    resumed = len(set(member.get("version") for member in members)) > 1
     for rule in (CUSTOM_V2_CONTENT_REFUSED, V2_WAL_ENTRIES_UNAPPLIED):
         gate = "%d.%d" % rule.since
         crossing = [i for i, hop in enumerate(hops) if hop["action"] == "upgrade"
                     and crosses(rule, parse_version(hop["from"]), parse_version(hop["version"]))]
         if not crossing:
             continue
+        roll_back = ("the hop to %s was stopped part-way: roll it back (etcd_target_version=%s), then run again, and "
+                     "every member is restarted once with snapshot-count 1 first" % (hops[0]["version"], hops[0]["from"]))
         for member in members:
+            if minor(parse_version(member["version"])) >= rule.since:
+                continue  # already past the gate
             report = (member.get("ready_for_next") or {}).get(gate)
             if report is None:
                 # Unread, a WAL tail may hold v2 entries: 3.7 panics replaying one, at every start (measured on
-                # 3.7.3), and no check on the stopped member sees etcd's own publishes. The hops on 3.5/3.6 before
-                # a later crossing snapshot past them; a first crossing gets the snapshot hop
-                # (Not when resuming a hop: the members past it would go back.)
-                first = crossing[0] == 0 and len(set(m.get("version") for m in members)) == 1
-                if first:
+                # 3.7.3), and etcdutl check v2store on the stopped member does not flag etcd's own publishes. The
+                # hops on 3.5/3.6 before a later crossing snapshot past them; a first crossing gets the snapshot hop.
+                if crossing[0] > 0:
+                    then = "the hops before %s run with snapshot-count 1" % gate
+                elif resumed:
+                    then = "if its WAL tail holds v2 entries %s does not start on it (its switch puts it back); %s" % (
+                        gate, roll_back)
+                else:
                     refresh = hops[0]["from"]
-                warnings.append("%s: its data could not be read live, so %s%s" % (
-                    member["host"], "every member is restarted once on %s with snapshot-count 1 first" % refresh
-                    if first else "the hops before %s run with snapshot-count 1" % gate
-                    if crossing[0] > 0 else "look at its WAL tail before %s starts (etcd-dump-logs)" % gate,
-                    "; etcdutl check v2store on the stopped member decides before %s starts" % gate
-                    if rule is CUSTOM_V2_CONTENT_REFUSED else ""))
+                    then = "every member is restarted once on %s with snapshot-count 1 first" % refresh
+                warnings.append("%s: its data could not be read live (a read can meet a write; the next run reads it "
+                                "anew), so %s%s" % (member["host"], then,
+                                                    "; etcdutl check v2store on the stopped member decides before %s "
+                                                    "starts" % gate if rule is CUSTOM_V2_CONTENT_REFUSED else ""))
                 continue
             for blocker in report.get("blockers") or []:
                 if "WAL" not in blocker:
                     errors.append("%s: %s, which %s refuses: move its v2 clients to the v3 API and delete the v2 keys "
                                   "(ETCDCTL_API=2 etcdctl rm) before this change" % (member["host"], blocker, gate))
+                elif crossing[0] == 0 and resumed:
+                    errors.append("%s: %s, which %s cannot start on, and %s" % (member["host"], blocker, gate,
+                                                                                 roll_back))
                 elif crossing[0] == 0:
                     refresh = hops[0]["from"]
                     warnings.append("%s: %s; every member is restarted once on %s with snapshot-count 1 first"

@@ -194,24 +194,35 @@ def test_preflight_refuses_custom_v2_data_and_warns_when_data_was_unreadable():
 
 def test_preflight_snapshots_first_when_a_members_data_was_unreadable_before_a_first_crossing():
     """Unread, a WAL tail may hold v2 entries 3.7 cannot replay (tests/integration/test_v2_wal_tail_at_3_7.py)."""
+    unread = "m2: its data could not be read live (a read can meet a write; the next run reads it anew), so "
     to_37 = rolling_preflight(members(version="3.6.16", m2={"ready_for_next": None}), "3.7.3", OFFERED)
     assert [(h["action"], h["version"]) for h in to_37["hops"]] == [("snapshot", "3.6.16"), ("upgrade", "3.7.3")]
-    assert to_37["warnings"] == ["m2: its data could not be read live, so every member is restarted once on 3.6.16 "
-                                 "with snapshot-count 1 first"]
+    assert to_37["warnings"] == [unread + "every member is restarted once on 3.6.16 with snapshot-count 1 first"]
     # Crossed later, the hops on 3.5 and 3.6 before it run with snapshot-count 1.
     from_34 = rolling_preflight(members(m2={"ready_for_next": None}), "3.7.3", OFFERED)
     assert [h["action"] for h in from_34["hops"]] == ["upgrade", "upgrade", "upgrade"]
     assert [h["snapshot_count"] for h in from_34["hops"]][:2] == [1, 1]
-    assert from_34["warnings"] == ["m2: its data could not be read live, so the hops before 3.6 run with "
-                                   "snapshot-count 1; etcdutl check v2store on the stopped member decides before 3.6 "
-                                   "starts", "m2: its data could not be read live, so the hops before 3.7 run with "
-                                   "snapshot-count 1"]
-    # Resuming the hop, a snapshot hop would take the members past it back: said, not done.
-    resumed = rolling_preflight(members(version="3.6.16", m1={"version": "3.7.3"}, m2={"ready_for_next": None}),
-                                "3.7.3", OFFERED)
-    assert [h["action"] for h in resumed["hops"]] == ["upgrade"]
-    assert resumed["warnings"] == ["m2: its data could not be read live, so look at its WAL tail before 3.7 starts "
-                                   "(etcd-dump-logs)"]
+    assert from_34["warnings"] == [
+        unread + "the hops before 3.6 run with snapshot-count 1; etcdutl check v2store on the stopped member decides "
+                 "before 3.6 starts",
+        unread + "the hops before 3.7 run with snapshot-count 1"]
+
+
+def test_a_resumed_hop_is_never_preceded_by_a_snapshot_hop_that_would_take_members_back():
+    roll_back = ("the hop to 3.7.3 was stopped part-way: roll it back (etcd_target_version=3.6.16), then run again, "
+                 "and every member is restarted once with snapshot-count 1 first")
+    unread = rolling_preflight(members(version="3.6.16", m1={"version": "3.7.3", "ready_for_next": None},
+                                       m2={"ready_for_next": None}), "3.7.3", OFFERED)
+    assert [h["action"] for h in unread["hops"]] == ["upgrade"] and unread["errors"] == []
+    # m1, on 3.7 already, is past the gate: only m2 is said.
+    assert unread["warnings"] == [
+        "m2: its data could not be read live (a read can meet a write; the next run reads it anew), so if its WAL "
+        "tail holds v2 entries 3.7 does not start on it (its switch puts it back); " + roll_back]
+    tail = rolling_preflight(members(version="3.6.16", m1={"version": "3.7.3"}, m2={"ready_for_next": WAL_V2}),
+                             "3.7.3", OFFERED)
+    assert [h["action"] for h in tail["hops"]] == ["upgrade"]
+    assert tail["errors"] == ["m2: the WAL tail after the last snapshot holds 1 v2 entries, which 3.7 cannot start "
+                              "on, and " + roll_back]
 
 
 def test_a_hop_stopped_part_way_can_be_rolled_back_to_where_it_started():
