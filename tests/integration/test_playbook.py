@@ -65,11 +65,16 @@ def test_adhoc_failure_names_the_problem_and_leaves_data_alone(data_dir_from):
 
 
 def test_rolling_preflight_filter_runs_in_ansible_and_lists_blockers():
-    members = [{"host": "a", "id": 1, "leader": 2, "version": "3.5.35", "healthy": True, "db_size": 10, "free_bytes": 99},
-               {"host": "b", "id": 2, "leader": 2, "version": "3.5.35", "healthy": False, "db_size": 10, "free_bytes": 99}]
-    expression = "{{ %s | etcdops.etcd.etcd_rolling_preflight('3.6.16', ['3.5.35', '3.6.16']) }}" % json.dumps(members)
+    # As the pre-flight reads them live (a member unread would get a snapshot hop first).
+    ready = {minor: {"ready": True, "blockers": []} for minor in ("3.6", "3.7")}
+    members = [{"host": "a", "id": 1, "leader": 2, "version": "3.5.35", "healthy": True, "db_size": 10, "free_bytes": 99,
+                "ready_for_next": ready},
+               {"host": "b", "id": 2, "leader": 2, "version": "3.5.35", "healthy": False, "db_size": 10, "free_bytes": 99,
+                "ready_for_next": ready}]
+    expression = "{{ members | etcdops.etcd.etcd_rolling_preflight('3.6.16', ['3.5.35', '3.6.16']) }}"
     proc = subprocess.run([str(Path(sys.executable).parent / "ansible"), "localhost", "-m", "ansible.builtin.debug",
-                           "-a", "msg=%s" % expression, "-e", "ansible_python_interpreter=%s" % sys.executable],
+                           "-a", "msg=%s" % expression, "-e", json.dumps({"members": members}),
+                           "-e", "ansible_python_interpreter=%s" % sys.executable],
                           env=ANSIBLE_ENV, capture_output=True, text=True, check=False, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     result = json.loads(proc.stdout[proc.stdout.index("=> {") + 3:proc.stdout.rindex("}") + 1])["msg"]
