@@ -171,8 +171,8 @@ def _v2_gates(hops, members, errors, warnings):
                     errors.append("%s: %s, which %s refuses: move its v2 clients to the v3 API and delete the v2 keys "
                                   "(ETCDCTL_API=2 etcdctl rm) before this change" % (member["host"], blocker, gate))
                 elif crossing[0] == 0 and resumed:
-                    errors.append("%s: %s, which %s cannot start on, and %s" % (member["host"], blocker, gate,
-                                                                                 roll_back))
+                    errors.append("%s: %s, which %s cannot start on, and %s"
+                                  % (member["host"], blocker, gate, roll_back))
                 elif crossing[0] == 0:
                     refresh = hops[0]["from"]
                     warnings.append("%s: %s; every member is restarted once on %s with snapshot-count 1 first"
