@@ -81,13 +81,17 @@ def molecule_verdict(console_log, lines=4):
     return [line for line in plain[first:first + lines] if line]
 
 
+def log_paths(scenario):
+    """A scenario's console log (molecule's output) and Ansible's own log."""
+    return LOGS / ("%s.log" % scenario), LOGS / ("%s-ansible.log" % scenario)
+
+
 def run_lane(scenarios, passed):
     for scenario in scenarios:
-        log_path = LOGS / ("%s.log" % scenario)
+        log_path, ansible_log_path = log_paths(scenario)
         ephemeral = EPHEMERAL / scenario
         shutil.rmtree(ephemeral, ignore_errors=True)
         started = time.monotonic()
-        ansible_log_path = LOGS / ("%s-ansible.log" % scenario)
         with open(log_path, "w") as log:
             rc = subprocess.call(["molecule", "test", "-s", scenario], cwd=ROOT / "extensions", stdout=log,
                                  stderr=subprocess.STDOUT, env=dict(ENV, MOLECULE_EPHEMERAL_DIRECTORY=str(ephemeral),
@@ -109,7 +113,7 @@ def main(argv=None):
     LOGS.mkdir(parents=True, exist_ok=True)
     # A scenario that does not run (one before it in its lane failed) must not show an earlier run's logs.
     for scenario in (scenario for lane in args.lanes for scenario in lane.split(",")):
-        for stale in (LOGS / ("%s.log" % scenario), LOGS / ("%s-ansible.log" % scenario)):
+        for stale in log_paths(scenario):
             stale.unlink(missing_ok=True)
     passed = []
     lanes = [threading.Thread(target=run_lane, args=(lane.split(","), passed)) for lane in args.lanes]
@@ -121,7 +125,7 @@ def main(argv=None):
     failures = [scenario for lane in args.lanes for scenario in lane.split(",") if scenario not in passed]
     if failures:
         for scenario in failures:
-            ansible_log_path, log_path = LOGS / ("%s-ansible.log" % scenario), LOGS / ("%s.log" % scenario)
+            log_path, ansible_log_path = log_paths(scenario)
             if ansible_log_path.exists():
                 for failure in failed_tasks(ansible_log_path.read_text(errors="replace")):
                     print("== %s failed: %s" % (scenario, failure))
