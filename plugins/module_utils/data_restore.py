@@ -43,14 +43,14 @@ import re
 import shutil
 import time
 
-from .datadir import DB_PATH, TOLERATED, DataDir, _fsync_dir, _fsync_tree, _sha256, atomic_write, check_space, tree_size
+from .datadir import (DB_PATH, TOLERATED, WAL_SEGMENT_BYTES, DataDir, _fsync_dir, _fsync_tree, _sha256, atomic_write,
+                      check_space, tree_size)
 from .etcd_process import Toolset
 from .member_switch import _owner_ids
 from .versions import MigrationError
 
 JOURNAL_STEPS = ("staged", "aside", "in", "swapped")
 # etcd's WAL segments are preallocated at 64 MB (wal.SegmentSizeBytes).
-WAL_SEGMENT_BYTES = 64 * 1024 * 1024
 STAMP_PATTERN = re.compile(r"^\d{8}T\d{6}Z$")
 ASIDE_PATTERN = re.compile(r"^\.?[^/]*before-restore-\d{8}T\d{6}Z$")
 

@@ -60,6 +60,8 @@ OWN_TEMP = re.compile(r"^(%s|%s|%s)\.tmp(\.\d+)?$"
 # What a mount point brings with it.
 TOLERATED = ("lost+found",)
 DB_PATH = os.path.join("member", "snap", "db")
+# etcd's wal.SegmentSizeBytes: each WAL segment is preallocated to this size.
+WAL_SEGMENT_BYTES = 64 * 1000 * 1000
 WAL_REL = os.path.join("member", "wal")
 # A version.txt is a few bytes; anything bigger is not one and is never echoed.
 VERSION_FILE_MAX = 256

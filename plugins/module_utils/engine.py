@@ -19,7 +19,7 @@ import stat
 import tempfile
 import time
 
-from .datadir import INFLIGHT_FILE, WORK_DIR, Backups, DataDir, free_bytes, mount_point
+from .datadir import INFLIGHT_FILE, WAL_SEGMENT_BYTES, WORK_DIR, Backups, DataDir, free_bytes, mount_point
 from .ondisk.bbolt import FormatError
 from .detect import members, safe_detect
 from .etcd_process import EtcdBinaries, check_port_free, listen_addresses
@@ -37,10 +37,6 @@ from urllib.parse import urlparse
 OWNED_FLAGS = ("data-dir", "wal-dir", "name", "listen-client-urls", "advertise-client-urls", "listen-peer-urls",
                "initial-advertise-peer-urls", "initial-cluster", "initial-cluster-state", "initial-cluster-token",
                "snapshot-count", "force-new-cluster", "config-file")
-
-
-# etcd preallocates WAL segments of this size (wal.SegmentSizeBytes).
-WAL_SEGMENT_BYTES = 64 * 1000 * 1000
 
 
 class StepFailed(MigrationError):
@@ -336,6 +332,16 @@ def _logged_disk_full(log_dir):
     return False
 
 
+def _disk_full_note(data_dir, disk_full):
+    """The free space once the data is back: a failed etcd may have shrunk its WAL tail, which the restore refills."""
+    if not disk_full:
+        return ""
+    wal_place = data_dir.wal_dir or data_dir.path
+    return ("\nNo space left on device: the filesystem mounted at %s has %d bytes free, and etcd needs %d for a new "
+            "WAL segment besides its data; free space there and run again"
+            % (mount_point(wal_place), free_bytes(wal_place), WAL_SEGMENT_BYTES))
+
+
 def _preflight(data_dir, opts):
     """What would make a step fail is refused before the backup: damaged files, auth, busy ports."""
     found = safe_detect(data_dir.path, wal_dir=data_dir.wal_dir)
@@ -361,21 +367,20 @@ def _run_guarded(runner, step, data_dir, backup):
     except Exception as exc:
         os_error = isinstance(exc, (IOError, OSError)) and not isinstance(exc, URLError)
         reason = describe_os_error(exc) if os_error else str(exc)
-        if "filesystem mounted at" not in reason and ("no space left" in reason.lower()
-                                                      or _logged_disk_full(runner.log_dir)):
-            reason += ("\nNo space left on device: the filesystem mounted at %s has %d bytes free, and etcd needs "
-                       "%d for a new WAL segment besides its db; free space there and run again"
-                       % (mount_point(data_dir.path), free_bytes(data_dir.path), WAL_SEGMENT_BYTES))
+        disk_full = "filesystem mounted at" not in reason and ("no space left" in reason.lower()
+                                                               or _logged_disk_full(runner.log_dir))
         if backup:
             try:
                 data_dir.restore_from(backup)
             except (IOError, OSError, MigrationError) as restore_exc:
                 why = describe_os_error(restore_exc) if isinstance(restore_exc, (IOError, OSError)) else restore_exc
-                raise StepFailed("step %s failed: %s\nPutting the backup %s back failed too (%s); the marker stays, "
-                                 "so the next run restores it: fix that and run again" % (label, reason, backup, why))
+                raise StepFailed("step %s failed: %s%s\nPutting the backup %s back failed too (%s); the marker "
+                                 "stays, so the next run restores it: fix that and run again"
+                                 % (label, reason, _disk_full_note(data_dir, disk_full), backup, why))
             data_dir.ensure_owner()
             data_dir.clear_inflight()
-            raise StepFailed("step %s failed: %s\nThe data dir was restored from the backup %s."
-                             % (label, reason, backup))
+            raise StepFailed("step %s failed: %s%s\nThe data dir was restored from the backup %s."
+                             % (label, reason, _disk_full_note(data_dir, disk_full), backup))
+        reason += _disk_full_note(data_dir, disk_full)
         raise StepFailed("step %s failed without a backup (backup: false): %s\nThe data dir may be partly migrated; "
                          "check it, then remove %s" % (label, reason, data_dir.file(INFLIGHT_FILE)))
