@@ -34,22 +34,27 @@ etcd-binaries: setup
 PYTEST_PARALLEL ?= -n auto --dist loadfile
 
 # Three lanes side by side (each mostly waits: on etcd, systemd, pip, Ansible round trips), each lane's output
-# printed whole when it ends (make -O).
+# printed whole when it ends (make -O), then one summary of every lane: CI shows only the end of the output.
+LANE_NAMES := pytest matrix checks molecule
+keep = $(VPY) tools/lanes.py run $(1) --
+
 test: setup collection etcd-binaries
-	@$(call timed,test) $(MAKE) --no-print-directory -j 3 -O test-pytest test-checks test-molecule
+	@$(VPY) tools/lanes.py clear $(LANE_NAMES)
+	@$(call timed,test) $(MAKE) --no-print-directory -j 3 -O test-pytest test-checks test-molecule; status=$$?; \
+	  $(VPY) tools/lanes.py summary $(LANE_NAMES) || status=1; exit $$status
 
 test-pytest:
-	@$(call timed,pytest) $(VPY) -m pytest $(PYTEST_PARALLEL) --durations=15
+	@$(call timed,pytest) $(call keep,pytest) env COLUMNS=240 $(VPY) -m pytest $(PYTEST_PARALLEL) --durations=15
 
 # The lanes' own make never redoes set-up: relinking the collection under a running test would break it.
 LANE = $(MAKE) --no-print-directory -o setup -o collection -o etcd-binaries
 
 test-checks:
-	@$(call timed,matrix) $(LANE) matrix
-	@$(call timed,units lint build-check) $(LANE) units lint build-check
+	@$(call timed,matrix) $(call keep,matrix) $(LANE) matrix
+	@$(call timed,units lint build-check) $(call keep,checks) $(LANE) units lint build-check
 
 test-molecule:
-	@$(call timed,molecule) $(LANE) molecule
+	@$(call timed,molecule) $(call keep,molecule) $(LANE) molecule
 
 pytest: setup collection etcd-binaries
 	$(VPY) -m pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)
