@@ -21,6 +21,8 @@ import pytest
 from etcd_sample import free_port, read_state, write_sample_data
 from helpers import BIN_ROOT, ROOT, copy_tree, etcd_version, running_etcd, tmpfs, tree_digest
 
+from ansible_collections.etcdops.etcd.plugins.module_utils.datadir import WAL_SEGMENT_BYTES
+
 # The collection as Ansible finds it, for the module and the driver run in their own processes.
 ENVIRONMENT = dict(os.environ, PYTHONPATH=str(ROOT / ".cache" / "collections"))
 DRIVER = Path(__file__).with_name("restore_phases.py")
@@ -267,7 +269,7 @@ def test_a_filesystem_too_small_is_refused_before_anything_stops(original, tmp_p
             rc, result = module(params, "prepared", tmp_path, check_mode=check_mode)
             assert rc == 1 and result["failed"]
             message = result["msg"]
-            needed = 2 * original["snapshot"].stat().st_size + 64 * 1024 * 1024
+            needed = 2 * original["snapshot"].stat().st_size + WAL_SEGMENT_BYTES
             assert message.startswith("Nothing was stopped or changed") and "mounted at %s" % small in message
             assert "needs %d bytes" % needed in message
         assert tree_digest(data_dir) == digest and os.listdir(small) == ["data"]

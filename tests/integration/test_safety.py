@@ -260,8 +260,7 @@ def test_a_disk_that_fills_during_the_backup_copy_leaves_the_data_and_no_partial
     _version, data_dir, _marks, _before = data_dir_from("3.4.23")
     backups = tmp_path / "b"
     digest = tree_digest(data_dir)
-    command = [sys.executable, str(CLI), "--data-dir", str(data_dir), "--target-version", etcd_version("3.5"),
-               "--bin-dir", str(BIN_ROOT), "--backup-dir", str(backups)]
+    command = cli_args(data_dir, etcd_version("3.5"), "--backup-dir", str(backups))
     # The device fills while the WAL is being copied: the kernel's ENOSPC, injected at that very call.
     run = subprocess.run(["strace", "-qq", "-o", "/dev/null", "-e", "trace=sendfile",
                           "-e", "inject=sendfile:error=ENOSPC:when=1"] + command,
