@@ -163,6 +163,13 @@ def test_only_a_file_that_differs_on_a_member_is_copied_again(issued, tmp_path):
     assert changed_count(run_pki(root)) == 0
 
 
+def test_an_owner_and_group_given_as_numbers_are_in_place_on_a_second_run(issued, tmp_path):
+    root = tmp_path / "pki"
+    shutil.copytree(issued, root)
+    assert changed_count(run_pki(root, etcd_pki_owner="0", etcd_pki_group="root")) == 0
+    assert changed_count(run_pki(root, etcd_pki_owner=0, etcd_pki_group=0)) == 0
+
+
 def test_a_certificate_near_its_end_is_issued_again_by_the_same_ca(issued_for_10_days, tmp_path):
     root = tmp_path / "pki"
     shutil.copytree(issued_for_10_days, root)
