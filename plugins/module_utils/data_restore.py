@@ -43,8 +43,8 @@ import re
 import shutil
 import time
 
-from .datadir import (DB_PATH, TOLERATED, WAL_SEGMENT_BYTES, DataDir, _fsync_dir, _fsync_tree, _sha256, atomic_write,
-                      check_space, tree_size)
+from .datadir import (DB_PATH, SYSTEM_PATHS, TOLERATED, WAL_SEGMENT_BYTES, DataDir, _fsync_dir, _fsync_tree, _sha256,
+                      atomic_write, check_space, tree_size)
 from .etcd_process import Toolset
 from .member_switch import _owner_ids
 from .versions import MigrationError
@@ -64,7 +64,7 @@ class DataRestore:
 
     def __init__(self, data_dir, snapshot, bin_dir, version, name, initial_cluster, initial_cluster_token,
                  initial_advertise_peer_urls, stamp=None, owner=None, group=None, checkpoint=_noop):
-        self.data_dir = os.path.abspath(data_dir).rstrip(os.sep)
+        self.data_dir = os.path.abspath(data_dir).rstrip(os.sep) or os.sep
         self.snapshot = snapshot
         self.tools = Toolset(bin_dir, version)
         self.version = version
@@ -150,6 +150,16 @@ class DataRestore:
                     "restore renames the data and not the link" % self.data_dir)
         if not os.path.isdir(self.data_dir):
             return "%s is not a directory: give the member's --data-dir" % self.data_dir
+        if os.path.realpath(self.data_dir) in SYSTEM_PATHS:
+            return ("%s is a system directory, not an etcd data dir: give the member's --data-dir (such as "
+                    "/var/lib/etcd)" % self.data_dir)
+        # The swap moves everything in the data dir aside: a mistyped path must not take a directory of other files.
+        foreign = [name for name in DataDir(self.data_dir).foreign_entries()
+                   if not (self.is_own(name) or ASIDE_PATTERN.match(name))]
+        if foreign:
+            return ("%s holds %s, which etcd does not write: it is not a member's data dir. Give the member's "
+                    "--data-dir (it holds member/ only), or move those entries away"
+                    % (self.data_dir, ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")))
         if not os.access(self.tools.path("etcdutl"), os.X_OK) and not os.access(self.tools.path("etcdctl"), os.X_OK):
             return "no etcdutl or etcdctl of etcd %s in %s: install that version" % (self.version, self.tools.dir)
         if not self.mounted and os.stat(self.data_dir).st_dev != os.stat(self.place).st_dev:

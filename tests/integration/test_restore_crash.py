@@ -273,3 +273,19 @@ def test_a_filesystem_too_small_is_refused_before_anything_stops(original, tmp_p
             assert message.startswith("Nothing was stopped or changed") and "mounted at %s" % small in message
             assert "needs %d bytes" % needed in message
         assert tree_digest(data_dir) == digest and os.listdir(small) == ["data"]
+
+
+# --- found by an adversarial review: bad input is refused with nothing changed ------------------------------------
+
+def test_a_directory_that_is_not_a_members_data_is_never_swapped_aside(original, tmp_path):
+    """A mistyped data_dir (a home, a parent of the data dir): the swap would rename everything in it aside."""
+    home = tmp_path / "srv" / "etcd"
+    (home / "projects").mkdir(parents=True)
+    (home / "notes.txt").write_text("mine")
+    digest = tree_digest(home)
+    rc, result = module(restore_params(original, home), "prepared", tmp_path)
+    assert rc == 1 and result["msg"].startswith("Nothing was changed: %s holds notes.txt, projects, which etcd does "
+                                                "not write: it is not a member's data dir" % home), result
+    assert tree_digest(home) == digest and os.listdir(home.parent) == ["etcd"]
+    rc, result = module(restore_params(original, "/"), "prepared", tmp_path, check_mode=True)
+    assert rc == 1 and "Nothing was changed: / is a system directory, not an etcd data dir" in result["msg"], result
