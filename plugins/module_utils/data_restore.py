@@ -224,11 +224,20 @@ class DataRestore:
     def _stage(self):
         tool = "etcdutl" if self.tools.has_etcdutl else "etcdctl"
         settings = self.settings
-        self.tools.run(tool, ["snapshot", "restore", self.snapshot, "--name", settings["name"],
-                              "--initial-cluster", settings["initial_cluster"],
-                              "--initial-cluster-token", settings["initial_cluster_token"],
-                              "--initial-advertise-peer-urls", settings["initial_advertise_peer_urls"],
-                              "--data-dir", self.partial], timeout=3600)
+        restore = self.tools.run(tool, ["snapshot", "restore", self.snapshot, "--name", settings["name"],
+                                        "--initial-cluster", settings["initial_cluster"],
+                                        "--initial-cluster-token", settings["initial_cluster_token"],
+                                        "--initial-advertise-peer-urls", settings["initial_advertise_peer_urls"],
+                                        "--data-dir", self.partial], timeout=3600, check=False)
+        if restore.returncode != 0:
+            # A failed tool leaves half a member dir: it goes, and the tool's last line says why.
+            shutil.rmtree(self.partial, ignore_errors=True)
+            lines = (restore.stderr or restore.stdout).strip().splitlines() or ["exit %d" % restore.returncode]
+            raise MigrationError("Nothing was changed: %s %s cannot restore the snapshot %s (%d bytes): %s. A "
+                                 "truncated, damaged or incomplete copy, or a file that is not an etcd snapshot, "
+                                 "fails so: take the snapshot again (etcdctl snapshot save) or copy it whole"
+                                 % (tool, self.version, self.snapshot, os.path.getsize(self.snapshot),
+                                    lines[-1].strip()))
         self.checkpoint("restored")
         self._verify(tool)
         with open(os.path.join(self.partial, "version.txt"), "w") as handle:

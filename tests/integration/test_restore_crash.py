@@ -289,3 +289,22 @@ def test_a_directory_that_is_not_a_members_data_is_never_swapped_aside(original,
     assert tree_digest(home) == digest and os.listdir(home.parent) == ["etcd"]
     rc, result = module(restore_params(original, "/"), "prepared", tmp_path, check_mode=True)
     assert rc == 1 and "Nothing was changed: / is a system directory, not an etcd data dir" in result["msg"], result
+
+
+def not_a_snapshot(original, path, kind):
+    data = original["snapshot"].read_bytes()
+    path.write_bytes({"empty": b"", "truncated": data[:len(data) // 2], "text": b"hello\n",
+                      "db without its hash": (original["data"] / "member" / "snap" / "db").read_bytes()}[kind])
+    return path
+
+
+@pytest.mark.parametrize("kind", ["empty", "truncated", "text", "db without its hash"])
+def test_a_snapshot_the_tool_cannot_restore_is_named_and_leaves_nothing(original, tmp_path, kind):
+    data_dir = fresh_copy(original, tmp_path)
+    snapshot = not_a_snapshot(original, tmp_path / "bad.db", kind)
+    rc, result = module(dict(restore_params(original, data_dir), snapshot=str(snapshot)), "prepared", tmp_path)
+    assert rc == 1 and result["msg"].startswith("Nothing was changed: etcdutl %s cannot restore the snapshot %s "
+                                                "(%d bytes): Error: " % (original["version"], snapshot,
+                                                                         snapshot.stat().st_size)), result
+    assert "take the snapshot again" in result["msg"] and "\n" not in result["msg"]
+    assert os.listdir(data_dir.parent) == ["data"] and tree_digest(data_dir) == original["digest"]
