@@ -348,6 +348,13 @@ def _preflight(data_dir, opts):
     if found.get("error"):
         raise MigrationError("%s cannot be read (%s): the member's data is damaged and nothing was changed; restore "
                              "it from a backup or a snapshot" % (data_dir.path, found["error"]))
+    listed = ["%x" % member["id"] for member in (found.get("db") or {}).get("members") or [] if member.get("id")]
+    if found.get("member_id") and listed and found["member_id"] not in listed:
+        # A hop would run this db as the WAL's member and append to that member's WAL.
+        raise MigrationError("the WAL in %s belongs to member %s, which %s/member/snap/db does not list (it lists %s): "
+                             "it is another member's WAL. Nothing was changed; give the wal_dir this member runs with "
+                             "(etcd's --wal-dir), or point member/wal at its own WAL"
+                             % (data_dir.wal_path(), found["member_id"], data_dir.path, ", ".join(listed)))
     if (found.get("db") or {}).get("auth_enabled"):
         raise MigrationError("auth is enabled in %s's data: the migration's temporary member cannot read it without "
                              "credentials, and takes none. Nothing was changed; run 'etcdctl auth disable' before "

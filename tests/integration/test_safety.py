@@ -483,3 +483,19 @@ def test_values_the_v2_store_cannot_hold_are_named(data_dir_from):
         member.v3("/kv/put", {"key": "L3JlZ2lzdHJ5L3BvZHMvcA==", "value": "azhzAP8="})  # /registry/pods/p, protobuf
     with pytest.raises(MigrationError, match="the value of '/registry/pods/p' is not UTF-8 text"):
         migrate(params(data_dir, version, target_storage="etcd2"))
+
+
+def test_another_members_wal_given_as_wal_dir_is_refused_and_left_alone(tmp_path):
+    """A hop on this db with another member's WAL ran as that member and wrote 3.5 into its WAL: at 3.4 that member
+    then refused to start ("cluster cannot be downgraded")."""
+    for name in ("a", "b"):
+        with running_etcd("3.4.23", tmp_path / name / "data", tmp_path, wal_dir=str(tmp_path / name / "wal")) as member:
+            write_sample_data(member)
+    data_dir, theirs = tmp_path / "a" / "data", tmp_path / "b" / "wal"
+    digests = [tree_digest(path) for path in (data_dir, theirs, tmp_path / "a" / "wal")]
+    with pytest.raises(MigrationError, match="the WAL in %s belongs to member [0-9a-f]+, which %s/member/snap/db does "
+                       "not list .*: it is another member's WAL. Nothing was changed; give the wal_dir"
+                       % (theirs, data_dir)):
+        migrate(params(data_dir, etcd_version("3.5"), current_version="3.4.23", wal_dir=str(theirs)))
+    assert [tree_digest(path) for path in (data_dir, theirs, tmp_path / "a" / "wal")] == digests
+    assert sorted(os.listdir(tmp_path / "a")) == ["data", "wal"]
