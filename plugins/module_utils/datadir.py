@@ -104,10 +104,16 @@ def atomic_write(path, content):
     """Write ``content`` (text) through a temp file, fsync, rename and directory fsync."""
     directory = os.path.dirname(path)
     tmp = "%s.tmp.%d" % (path, os.getpid())
-    with open(tmp, "w") as handle:
-        handle.write(content)
-        handle.flush()
-        os.fsync(handle.fileno())
+    try:
+        with open(tmp, "w") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except (IOError, OSError):
+        # A full disk: the half-written temp file goes, so the failed run leaves the directory as it was.
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
+        raise
     os.rename(tmp, path)
     _fsync_dir(directory)
 
@@ -131,6 +137,7 @@ def tree_size(path):
 
 def free_bytes(path):
     """Free bytes for an unprivileged writer on the filesystem of ``path`` (its nearest existing parent)."""
+    path = os.path.abspath(path)  # a relative path's parents end in "", which never exists
     while not os.path.exists(path):
         path = os.path.dirname(path)
     stats = os.statvfs(path)

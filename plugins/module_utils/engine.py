@@ -52,14 +52,15 @@ def migrate(params, check_mode=False, log=None, etcd=None):
     try:
         return _migrate(opts, check_mode, log or (lambda message: None), etcd or EtcdBinaries(opts.bin_dir))
     except (IOError, OSError) as exc:
-        raise MigrationError(describe_os_error(exc))
+        raise MigrationError(describe_os_error(exc, opts.data_dir))
 
 
-def describe_os_error(exc):
-    """One line naming what failed on which path, and what to do."""
+def describe_os_error(exc, place):
+    """One line naming what failed on which path, and what to do; ``place`` stands for the path a failed write
+    does not name (ENOSPC from a buffered write carries no file name)."""
     path = exc.filename or ""
     if exc.errno == errno.ENOSPC:
-        where = path or "the data"
+        where = path or place
         return ("no space left on the filesystem mounted at %s (writing %s; %d bytes free): free space there and "
                 "run again" % (mount_point(where), where, free_bytes(where)))
     hint = {errno.EACCES: "run as etcd's owner or root", errno.EPERM: "run as etcd's owner or root",
@@ -373,14 +374,15 @@ def _run_guarded(runner, step, data_dir, backup):
         runner.run(step)
     except Exception as exc:
         os_error = isinstance(exc, (IOError, OSError)) and not isinstance(exc, URLError)
-        reason = describe_os_error(exc) if os_error else str(exc)
+        reason = describe_os_error(exc, data_dir.path) if os_error else str(exc)
         disk_full = "filesystem mounted at" not in reason and ("no space left" in reason.lower()
                                                                or _logged_disk_full(runner.log_dir))
         if backup:
             try:
                 data_dir.restore_from(backup)
             except (IOError, OSError, MigrationError) as restore_exc:
-                why = describe_os_error(restore_exc) if isinstance(restore_exc, (IOError, OSError)) else restore_exc
+                restore_os_error = isinstance(restore_exc, (IOError, OSError))
+                why = describe_os_error(restore_exc, data_dir.path) if restore_os_error else restore_exc
                 raise StepFailed("step %s failed: %s%s\nPutting the backup %s back failed too (%s); the marker "
                                  "stays, so the next run restores it: fix that and run again"
                                  % (label, reason, _disk_full_note(data_dir, disk_full), backup, why))

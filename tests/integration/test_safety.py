@@ -499,3 +499,25 @@ def test_another_members_wal_given_as_wal_dir_is_refused_and_left_alone(tmp_path
         migrate(params(data_dir, etcd_version("3.5"), current_version="3.4.23", wal_dir=str(theirs)))
     assert [tree_digest(path) for path in (data_dir, theirs, tmp_path / "a" / "wal")] == digests
     assert sorted(os.listdir(tmp_path / "a")) == ["data", "wal"]
+
+
+def test_a_data_disk_full_when_the_marker_is_written_is_named_not_a_hang(written_by, tmp_path):
+    """ENOSPC from a buffered write carries no file name: describing it looked for the free space of a relative
+    placeholder path and looped forever at full CPU."""
+    _version, pristine, _marks, _before = written_by("3.4.23")
+    size = sum(f.stat().st_size for f in pristine.rglob("*") if f.is_file())
+    with tmpfs(tmp_path / "disk", "%dk" % (size // 1024 + 1024)) as disk:
+        data_dir = disk / "data"
+        copy_tree(pristine, data_dir)
+        with open(disk / "filler", "wb", buffering=0) as handle:  # every block taken: the marker cannot be written
+            while True:
+                try:
+                    handle.write(b"\0" * 4096)
+                except OSError:
+                    break
+        digest = tree_digest(data_dir)
+        run = subprocess.run(cli_args(data_dir, etcd_version("3.5"), "--backup-dir", str(tmp_path / "b")),
+                             capture_output=True, text=True, timeout=120, check=False)
+        assert run.returncode == 1 and "Traceback" not in run.stderr, run.stderr
+        assert "no space left on the filesystem mounted at %s (writing %s" % (disk, data_dir) in run.stderr
+        assert tree_digest(data_dir) == digest
