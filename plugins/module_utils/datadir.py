@@ -634,11 +634,14 @@ class Backups:
         """A complete, verified copy; older backups beyond ``keep`` - 1 go first, and it must fit."""
         if not os.path.isdir(self.root):
             os.makedirs(self.root, 0o700)
-        # Retention counts the new copy: failed attempts in a row do not pile copies up on the disk.
-        removed = self.prune(keep - 1, protect=[])
+        # Retention counts the new copy: failed attempts in a row do not pile copies up on the disk.  The older
+        # copies go only once the new one is known to fit in the room they leave: a refusal keeps them.
         locations = self.data_dir.locations()
         size = tree_size(self.data_dir.path) + (tree_size(self.data_dir.wal_dir) if self.data_dir.wal_dir else 0)
-        check_space(self.root, size, "the backup of %s" % self.data_dir.path)
+        freed = sum(tree_size(path) for path in self._beyond(keep - 1, protect=[]))
+        check_space(self.root, size - freed, "the backup of %s (%d bytes, less the %d of its older backups that "
+                    "backups_to_keep would remove; none was removed)" % (self.data_dir.path, size, freed))
+        removed = self.prune(keep - 1, protect=[])
         now = time.time()
         stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now)) + "%06dZ" % (now % 1 * 1e6)
         final = os.path.join(self.root, "%s%s.v%s" % (self.prefix, stamp, version_label))
@@ -741,12 +744,16 @@ class Backups:
                 removed.append(path)
         return removed
 
+    def _beyond(self, keep, protect):
+        """This data dir's oldest backups beyond ``keep``, but those in ``protect``."""
+        candidates = [path for path in self.existing() if path not in protect]
+        excess = len(candidates) + len([p for p in protect if p]) - keep
+        return candidates[:max(excess, 0)]
+
     def prune(self, keep, protect):
         """Delete this data dir's oldest backups beyond ``keep``; never the ones in ``protect``."""
         removed = []
-        candidates = [path for path in self.existing() if path not in protect]
-        excess = len(candidates) + len([p for p in protect if p]) - keep
-        for path in candidates[:max(excess, 0)]:
+        for path in self._beyond(keep, protect):
             # Renamed first: a kill mid-delete leaves a name the next run finishes removing.
             doomed = path + ".deleting"
             os.rename(path, doomed)

@@ -4,6 +4,7 @@ Each case is one that lost or endangered data before (issue #11); each runs on r
 nothing was lost and that the error names the problem and the fix.
 """
 
+import base64
 import json
 import os
 import re
@@ -521,3 +522,25 @@ def test_a_data_disk_full_when_the_marker_is_written_is_named_not_a_hang(written
         assert run.returncode == 1 and "Traceback" not in run.stderr, run.stderr
         assert "no space left on the filesystem mounted at %s (writing %s" % (disk, data_dir) in run.stderr
         assert tree_digest(data_dir) == digest
+
+
+def test_a_backup_that_does_not_fit_keeps_the_older_ones(written_by, tmp_path):
+    """Retention removed the older backups first, then refused the new one for want of room: the refused run had
+    taken the only backup."""
+    version, pristine, _marks, _before = written_by("3.4.23")
+    data_dir = tmp_path / "data"
+    copy_tree(pristine, data_dir)
+    with tmpfs(tmp_path / "backups", "100m") as backups:
+        older = Backups(DataDir(str(data_dir)), str(backups)).create(version, keep=1)[0]
+        free = os.statvfs(backups).f_bavail * os.statvfs(backups).f_frsize
+        (backups / "filler").write_bytes(b"\0" * (free - (1 << 20)))
+        with running_etcd(version, data_dir, tmp_path) as member:  # the data grew since: the room left is short
+            for i in range(4):
+                member.v3("/kv/put", {"key": base64.b64encode(b"/big/%d" % i).decode(),
+                                      "value": base64.b64encode(b"x" * 1000000).decode()})
+        digest, older_digest = tree_digest(data_dir), tree_digest(older)
+        with pytest.raises(MigrationError, match="not enough space for the backup of %s" % data_dir) as err:
+            migrate(params(data_dir, etcd_version("3.5"), backup_dir=str(backups), backups_to_keep=1))
+        assert sorted(os.listdir(backups)) == sorted([os.path.basename(older), "filler"])
+        assert tree_digest(older) == older_digest and tree_digest(data_dir) == digest
+        assert "that backups_to_keep would remove; none was removed" in str(err.value)
