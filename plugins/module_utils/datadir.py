@@ -54,9 +54,11 @@ BACKUP_MANIFEST = ".etcd-migrate-backup.json"
 # etcd_member_switch's marker of a switch under way (member_switch.py): the version record to go back to.
 SWITCH_MARKER = VERSION_FILE + ".previous"
 OWN_NAMES = (VERSION_FILE, INFLIGHT_FILE, WORK_DIR, STAGING_DIR, SWITCH_MARKER)
-# atomic_write's temporary files, "<file>.tmp.<pid>", and the member switch's, "<file>.tmp".
-OWN_TEMP = re.compile(r"^(%s|%s|%s)\.tmp(\.\d+)?$"
-                      % (re.escape(VERSION_FILE), re.escape(INFLIGHT_FILE), re.escape(SWITCH_MARKER)))
+# atomic_write's temporary files, "<file>.tmp.<pid>", and the member switch's, "<file>.tmp"; and Kubernetes'
+# migrate's "version.txt-next", which it renames over version.txt: a kill or a full disk in between leaves it.
+OWN_TEMP = re.compile(r"^((%s|%s|%s)\.tmp(\.\d+)?|%s-next)$"
+                      % (re.escape(VERSION_FILE), re.escape(INFLIGHT_FILE), re.escape(SWITCH_MARKER),
+                         re.escape(VERSION_FILE)))
 # What a mount point brings with it.
 TOLERATED = ("lost+found",)
 DB_PATH = os.path.join("member", "snap", "db")

@@ -225,6 +225,32 @@ def test_etcd2_to_etcd3_leases_the_keys_under_the_data_prefix(copy_of, pki, tmp_
         assert_converted_from_etcd2(member, V2_KEYS, TTL_KEYS)
 
 
+# --- what Kubernetes' own migrate leaves behind ------------------------------
+
+def test_the_version_txt_next_of_a_killed_kubernetes_migrate_is_cleared(copy_of, tmp_path):
+    """Kubernetes' migrate writes version.txt-next and renames it over version.txt: killed (or out of space,
+    kubernetes#98989) in between, it leaves that file in the data dir, and on an otherwise empty one at first boot."""
+    version, data_dir, peer, name, marks, before, ids, _extra = copy_of("v3-3.5-plain")
+    (data_dir / "version.txt-next").write_text("3.4.23/etc")  # cut short by the full disk
+    env = {"TARGET_VERSION": "3.4.23", "DATA_DIRECTORY": str(data_dir), "ETCD_BIN_DIR": str(BIN_ROOT),
+           "ETCD_NAME": name, "LISTEN_PEER_URLS": peer}
+    code, out, err, _seen = run_cli(env, tmp_path)
+    assert code == 0, err
+    assert "removed %s" % (data_dir / "version.txt-next") in err
+    assert sorted(p.name for p in data_dir.iterdir()) == ["member", "version.txt"]
+    assert (data_dir / "version.txt").read_text() == "3.4.23/etcd3"
+    after, info, header = state_after("3.4.23", data_dir, tmp_path, name, peer, [], marks)
+    assert after == before and header["member_id"] == ids["member_id"]
+
+    first_boot = tmp_path / "first-boot"
+    first_boot.mkdir()
+    (first_boot / "version.txt-next").write_text("")
+    code, out, err, _seen = run_cli(dict(env, DATA_DIRECTORY=str(first_boot)), tmp_path)
+    assert code == 0, err
+    assert sorted(p.name for p in first_boot.iterdir()) == ["version.txt"]
+    assert (first_boot / "version.txt").read_text() == "3.4.23/etcd3"
+
+
 # --- three members with peer mTLS, one at a time -----------------------------
 
 def test_three_members_with_peer_mtls_move_one_minor_one_at_a_time(pki, tmp_path):
