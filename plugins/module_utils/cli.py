@@ -65,6 +65,11 @@ def parser(environ):
     p.add_argument("--defer-final-hop", default=_env(environ, "DEFER_FINAL_HOP"), nargs="?", const="true",
                    help="record the last minor's target only; the real start does that hop (env DEFER_FINAL_HOP)")
     p.add_argument("--client-port", "--port", type=int)
+    p.add_argument("--peer-port", type=int,
+                   help="the temporary etcd's peer port when no peer URLs are given (default 18630, 18632 for event "
+                        "dirs)")
+    p.add_argument("--bundled-versions",
+                   help="accepted and ignored: the versions are those installed under --bin-dir")
     p.add_argument("--no-backup", action="store_true")
     p.add_argument("--check", action="store_true", help="print the plan and change nothing")
     return p
@@ -93,7 +98,7 @@ def params_from(args):
     params.update(
         name=args.name, server_extra_args=_extra_args(args.etcd_creds),
         client_port=args.client_port or CLIENT_PORTS[events],
-        listen_peer_urls=params["listen_peer_urls"] or "http://127.0.0.1:%d" % PEER_PORTS[events],
+        listen_peer_urls=params["listen_peer_urls"] or "http://127.0.0.1:%d" % (args.peer_port or PEER_PORTS[events]),
         backup=not args.no_backup,
         defer_final_hop=_flag(args.defer_final_hop, "DEFER_FINAL_HOP (--defer-final-hop)"),
         ttl_keys_prefix=args.ttl_keys_directory if args.ttl_keys_directory is not None

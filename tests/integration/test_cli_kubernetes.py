@@ -7,6 +7,7 @@ import base64
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -249,6 +250,39 @@ def test_the_version_txt_next_of_a_killed_kubernetes_migrate_is_cleared(copy_of,
     assert code == 0, err
     assert sorted(p.name for p in first_boot.iterdir()) == ["version.txt"]
     assert (first_boot / "version.txt").read_text() == "3.4.23/etcd3"
+
+
+def test_the_flags_of_kubernetes_migrate_if_needed_sh(copy_of, tmp_path):
+    """The image's wrapper script ran migrate with these flags, --bundled-versions among them."""
+    version, data_dir, peer, name, marks, before, ids, _extra = copy_of("v3-3.5-plain")
+    target = etcd_version("3.6")
+    argv = ["--name", name, "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
+            "--data-dir", str(data_dir), "--bundled-versions", "%s, %s" % (version, target),
+            "--initial-cluster", "%s=%s" % (name, peer), "--target-version", target, "--target-storage", "etcd3",
+            "--etcd-data-prefix", "/registry", "--ttl-keys-directory", "/registry/events",
+            "--etcd-server-extra-args", ""]
+    code, out, err, seen = run_cli({"ETCD_BIN_DIR": str(BIN_ROOT)}, tmp_path, argv)
+    assert code == 0, err
+    assert (data_dir / "version.txt").read_text() == "%s/etcd3" % target
+    assert_loopback_only(seen)
+    after, info, header = state_after(target, data_dir, tmp_path, name, peer, [], marks)
+    assert after == before and info["etcdserver"] == target and header["member_id"] == ids["member_id"]
+
+
+def test_peer_port_is_the_temporary_members_peer_port(copy_of, tmp_path):
+    """--peer-port (Kubernetes' migrate flag) places the temporary member's peer listener when no peer URLs are
+    given: a process holding that port makes the run refuse before anything changes."""
+    version, data_dir, _peer, name, _marks, _before, _ids, _extra = copy_of("v3-3.5-plain")
+    port = free_port()
+    env = {"TARGET_VERSION": etcd_version("3.6"), "DATA_DIRECTORY": str(data_dir), "ETCD_BIN_DIR": str(BIN_ROOT),
+           "ETCD_NAME": name}
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", port))
+        holder.listen()
+        code, out, err, _seen = run_cli(env, tmp_path, ["--peer-port", str(port)])
+    assert code == 1, err
+    assert "port %d on 127.0.0.1 is in use" % port in err
+    assert (data_dir / "version.txt").read_text() == "%s/etcd3" % version
 
 
 # --- three members with peer mTLS, one at a time -----------------------------
