@@ -4,7 +4,7 @@
 """The command-line entry of etcd_migrate, for a systemd ExecStartPre.
 
 Environment names are those of Kubernetes' etcd ``migrate``; a flag wins
-over its environment variable, and a variable set but empty counts as unset.
+over its environment variable, and a flag or variable set but empty counts as unset.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -110,6 +110,11 @@ def main(argv=None, environ=None):
     environ = os.environ if environ is None else environ
     p = parser(environ)
     args = p.parse_args(argv)
+    # As in Kubernetes' migrate, a flag given empty (a wrapper's --flag "$UNSET") counts as unset.
+    unset = p.parse_args([])
+    for key, value in vars(args).items():
+        if value == "":
+            setattr(args, key, getattr(unset, key))
     for option in PLAIN:
         if option.required and not getattr(args, option.name):
             p.error("%s (or the environment variable %s) is required" % (flag(option), option.env))

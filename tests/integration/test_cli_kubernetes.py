@@ -285,6 +285,19 @@ def test_peer_port_is_the_temporary_members_peer_port(copy_of, tmp_path):
     assert (data_dir / "version.txt").read_text() == "%s/etcd3" % version
 
 
+def test_a_flag_given_empty_counts_as_unset_as_in_kubernetes_migrate(copy_of, pki, tmp_path):
+    """A wrapper's --etcd-data-prefix "$ETCD_DATA_PREFIX" with the variable unset: Kubernetes' migrate falls back to
+    the variable, then the default, so /registry/events keys still get their lease."""
+    version, data_dir, peer, name, _marks, _before, _ids, _extra = copy_of("v2-3.3-tls")
+    env = manifest_env(data_dir, peer, {"ETCD_HOSTNAME": "k8s"}, pki, "3.4.23")
+    env["ETCD_DATA_PREFIX"] = "/custom"
+    code, out, err, seen = run_cli(env, tmp_path, ["--etcd-data-prefix", "", "--name", ""])
+    assert code == 0, err
+    assert '"action": "convert-etcd2-to-etcd3"' in out
+    with running_etcd("3.4.23", data_dir, tmp_path, **tls_member_settings(name, peer, pki)) as member:
+        assert_converted_from_etcd2(member, V2_KEYS, TTL_KEYS)
+
+
 # --- three members with peer mTLS, one at a time -----------------------------
 
 def test_three_members_with_peer_mtls_move_one_minor_one_at_a_time(pki, tmp_path):
