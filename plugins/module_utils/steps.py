@@ -13,7 +13,7 @@ from . import etcd2
 from .compat import QUICK_ELECTION_FLAGS, SNAPSHOT_ON_UPGRADE, STORAGE_VERSION, downgrade_check_flags, holds
 from .options import flag_names
 from .plan import CONVERT_TO_ETCD2, CONVERT_TO_ETCD3, DOWNGRADE_API, DOWNGRADE_SNAPSHOT, UPGRADE
-from .versions import MigrationError, cluster_version_text, minor_text
+from .versions import MigrationError, cluster_version_text, minor, minor_text
 
 
 class StepRunner:
@@ -103,13 +103,19 @@ class StepRunner:
             if holds(SNAPSHOT_ON_UPGRADE, version):
                 # The next minor (3.6+) must not replay v2-era WAL entries.
                 member.force_snapshot(self.options.timeout)
-        self.check_ready_for("%d.%d" % (version.major, version.minor + 1))
+        self.check_ready_for("%d.%d" % (version.major, version.minor + 1),
+                             asked_for=minor(version) < minor(self.options.target_version))
 
-    def check_ready_for(self, next_minor):
-        """Read the stopped data dir back: the next minor must be able to start on it."""
+    def check_ready_for(self, next_minor, asked_for=True):
+        """Read the stopped data dir back: the next minor must be able to start on it. When the target stops short
+        of that minor (it runs on the data) a blocker is a note for later, not a failure."""
         readiness = self.data_dir.ready_for_next().get(next_minor)
         if readiness and not readiness["ready"]:
-            raise MigrationError("the data is not ready for etcd %s: %s" % (next_minor, "; ".join(readiness["blockers"])))
+            problem = "the data is not ready for etcd %s: %s" % (next_minor, "; ".join(readiness["blockers"]))
+            if not asked_for:
+                self.notes.append(problem)
+                return
+            raise MigrationError(problem)
 
     def downgrade_snapshot(self, step):
         """Snapshot with the current version, restore with the target's tool, prove it on the target."""

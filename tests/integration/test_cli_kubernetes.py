@@ -298,6 +298,27 @@ def test_a_flag_given_empty_counts_as_unset_as_in_kubernetes_migrate(copy_of, pk
         assert_converted_from_etcd2(member, V2_KEYS, TTL_KEYS)
 
 
+def test_v2_keys_beside_the_v3_data_do_not_stop_a_move_to_35(tmp_path):
+    """v2 keys next to the v3 data (flannel's network config, or the v2 copy Kubernetes' etcd2 -> etcd3 conversion
+    kept): 3.5 runs on them and only 3.6 refuses them, so a 3.5 target is done, with a warning about 3.6."""
+    data_dir, peer = tmp_path / "data", "http://127.0.0.1:%d" % free_port()
+    settings = tls_member_settings("etcd-k8s", peer, ["--enable-v2=true"])
+    with running_etcd("3.4.23", data_dir, tmp_path, **settings) as member:
+        member.v2("PUT", "/coreos.com/network/config", {"value": '{"Network": "10.244.0.0/16"}'})
+        marks = write_sample_data(member, keys=10)
+        before = read_state(member, marks)
+    (data_dir / "version.txt").write_text("3.4.23/etcd3")
+    target = etcd_version("3.5")
+    env = {"TARGET_VERSION": target, "DATA_DIRECTORY": str(data_dir), "ETCD_BIN_DIR": str(BIN_ROOT),
+           "ETCD_NAME": "etcd-k8s", "LISTEN_PEER_URLS": peer}
+    code, out, err, seen = run_cli(env, tmp_path)
+    assert code == 0, err
+    assert "warning: the data is not ready for etcd 3.6: the newest .snap holds custom v2 data" in err
+    assert (data_dir / "version.txt").read_text() == "%s/etcd3" % target
+    after, info, _header = state_after(target, data_dir, tmp_path, "etcd-k8s", peer, [], marks)
+    assert after == before and info["etcdserver"] == target
+
+
 # --- three members with peer mTLS, one at a time -----------------------------
 
 def test_three_members_with_peer_mtls_move_one_minor_one_at_a_time(pki, tmp_path):

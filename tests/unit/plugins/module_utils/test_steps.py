@@ -106,6 +106,13 @@ def test_data_the_next_minor_refuses_stops_the_hop_with_its_blockers(tmp_path):
         steps.run(Step(UPGRADE, V("3.4.23"), V("3.5.35"), V("3.5.35"), None, "etcd3"))
 
 
+def test_what_only_a_minor_past_the_target_refuses_is_a_note(tmp_path):
+    blocked = FakeDataDir({"3.6": {"ready": False, "blockers": ["the newest .snap holds custom v2 data"]}})
+    steps = runner(tmp_path, data_dir=blocked, target_version="3.5.35")
+    steps.run(Step(UPGRADE, V("3.4.23"), V("3.5.35"), V("3.5.35"), None, "etcd3"))
+    assert steps.notes == ["the data is not ready for etcd 3.6: the newest .snap holds custom v2 data"]
+
+
 def test_the_downgrade_api_validates_enables_restarts_then_starts_the_target(tmp_path):
     steps = runner(tmp_path)
     steps.run(Step(DOWNGRADE_API, V("3.6.16"), V("3.5.35"), V("3.5.35"), V("3.6.16"), "etcd3"))
