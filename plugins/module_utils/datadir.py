@@ -345,9 +345,10 @@ class DataDir:
             raise MigrationError("%s is not text, %s" % (path, fix))
 
     def read_version(self):
-        """The Versioned pair version.txt records, or None when it is missing."""
+        """The Versioned pair version.txt records, or None when it is missing or empty: Kubernetes' migrate emptied it
+        on a full disk (kubernetes#98989), and an empty file says nothing, so the data is read instead."""
         text = self.read_version_text()
-        if text is None:
+        if text is None or not text.strip():
             return None
         path = self.file(VERSION_FILE)
         version, sep, storage = text.strip().partition("/")

@@ -31,8 +31,8 @@ description:
     and WAL) unless it is empty, and system directories such as C(/) outright.
   - Proves every temporary member runs on this data (its port free before it starts, and the member and cluster
     IDs it reports equal to those in the data).
-  - A data directory without C(version.txt) has its version worked out from its own files, with the evidence in
-    RV(detected); ambiguous evidence is refused unless O(current_version) confirms it.
+  - A data directory without C(version.txt), or with an empty one, has its version worked out from its own files,
+    with the evidence in RV(detected); ambiguous evidence is refused unless O(current_version) confirms it.
   - Refuses to run while etcd holds the data directory and never runs twice at once on the same directory.
   - Works on a single member's data directory, with etcd stopped. For a member of a multi-member cluster (its
     temporary etcd would find no quorum) one minor up only records the target, as a restart inside the running

@@ -252,6 +252,28 @@ def test_the_version_txt_next_of_a_killed_kubernetes_migrate_is_cleared(copy_of,
     assert (first_boot / "version.txt").read_text() == "3.4.23/etcd3"
 
 
+def test_an_empty_version_txt_is_read_as_missing(copy_of, tmp_path):
+    """Kubernetes' migrate emptied version.txt on a full disk, then looped on it (kubernetes#98989): an empty file
+    says nothing, so the version is read from the data, and an otherwise empty dir is a first boot."""
+    version, data_dir, peer, name, marks, before, ids, _extra = copy_of("v3-3.5-plain")
+    (data_dir / "version.txt").write_text("")
+    env = {"TARGET_VERSION": "3.4.23", "DATA_DIRECTORY": str(data_dir), "ETCD_BIN_DIR": str(BIN_ROOT),
+           "ETCD_NAME": name, "LISTEN_PEER_URLS": peer}
+    code, out, err, _seen = run_cli(env, tmp_path)
+    assert code == 0, err
+    assert '"action": "downgrade-snapshot"' in out and '"cluster_version": "3.5"' in out
+    assert (data_dir / "version.txt").read_text() == "3.4.23/etcd3"
+    after, info, header = state_after("3.4.23", data_dir, tmp_path, name, peer, [], marks)
+    assert after == before and header["member_id"] == ids["member_id"]
+
+    first_boot = tmp_path / "first-boot"
+    first_boot.mkdir()
+    (first_boot / "version.txt").write_text("\n")
+    code, out, err, _seen = run_cli(dict(env, DATA_DIRECTORY=str(first_boot)), tmp_path)
+    assert code == 0, err
+    assert (first_boot / "version.txt").read_text() == "3.4.23/etcd3"
+
+
 def test_the_flags_of_kubernetes_migrate_if_needed_sh(copy_of, tmp_path):
     """The image's wrapper script ran migrate with these flags, --bundled-versions among them."""
     version, data_dir, peer, name, marks, before, ids, _extra = copy_of("v3-3.5-plain")
