@@ -350,7 +350,10 @@ def _preflight(data_dir, opts):
         raise MigrationError("%s cannot be read (%s): the member's data is damaged and nothing was changed; restore "
                              "it from a backup or a snapshot" % (data_dir.path, found["error"]))
     listed = ["%x" % member["id"] for member in (found.get("db") or {}).get("members") or [] if member.get("id")]
-    if found.get("member_id") and listed and found["member_id"] not in listed:
+    # etcdctl 3.4 and older's "snapshot restore" leaves the old cluster's members in the db and writes the new ones
+    # to the .snap only: a member listed there is this data's own.
+    in_snap = (found.get("snap") or {}).get("members") or []
+    if found.get("member_id") and listed and found["member_id"] not in listed + in_snap:
         # A hop would run this db as the WAL's member and append to that member's WAL.
         raise MigrationError("the WAL in %s belongs to member %s, which %s/member/snap/db does not list (it lists %s): "
                              "it is another member's WAL. Nothing was changed; give the wal_dir this member runs with "

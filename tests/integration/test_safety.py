@@ -502,6 +502,25 @@ def test_another_members_wal_given_as_wal_dir_is_refused_and_left_alone(tmp_path
     assert sorted(os.listdir(tmp_path / "a")) == ["data", "wal"]
 
 
+def test_a_member_restored_by_etcdctl_3_4_is_not_taken_for_another_members_wal(tmp_path):
+    """etcdctl 3.4's snapshot restore leaves the old cluster's members in the db and writes the new member to the .snap
+    only: the check for another member's WAL refused such data (the restore the Kubernetes docs show)."""
+    with running_etcd("3.4.23", tmp_path / "old", tmp_path) as member:
+        marks = write_sample_data(member)
+        before = read_state(member, marks)
+        member.ctl("snapshot", "save", str(tmp_path / "snapshot.db"))
+    data_dir, peer = tmp_path / "restored", "http://127.0.0.1:%d" % free_port()
+    Toolset(str(BIN_ROOT), "3.4.23").run("etcdctl", ["snapshot", "restore", str(tmp_path / "snapshot.db"),
+                                                     "--data-dir", str(data_dir), "--name", "restored",
+                                                     "--initial-cluster", "restored=" + peer,
+                                                     "--initial-advertise-peer-urls", peer])
+    target = etcd_version("3.5")
+    migrate(params(data_dir, target, current_version="3.4.23", name="restored", listen_peer_urls=peer,
+                   backup_dir=str(tmp_path / "backups")))
+    assert (data_dir / "version.txt").read_text() == "%s/etcd3" % target
+    same_data(before, state_on(target, data_dir, tmp_path, marks)[0])
+
+
 def test_a_data_disk_full_when_the_marker_is_written_is_named_not_a_hang(written_by, tmp_path):
     """ENOSPC from a buffered write carries no file name: describing it looked for the free space of a relative
     placeholder path and looped forever at full CPU."""
