@@ -101,20 +101,25 @@ def params_from(args):
         listen_peer_urls=params["listen_peer_urls"] or "http://127.0.0.1:%d" % (args.peer_port or PEER_PORTS[events]),
         backup=not args.no_backup,
         defer_final_hop=_flag(args.defer_final_hop, "DEFER_FINAL_HOP (--defer-final-hop)"),
-        ttl_keys_prefix=args.ttl_keys_directory if args.ttl_keys_directory is not None
-        else args.etcd_data_prefix.rstrip("/") + "/events")
+        ttl_keys_prefix=args.ttl_keys_directory or args.etcd_data_prefix.rstrip("/") + "/events")
     return params
+
+
+def parse(p, argv):
+    """The arguments, where a flag given empty (a wrapper's --flag "$UNSET") counts as unset, as in Kubernetes'
+    migrate: its variable, else its default, applies (an empty --ttl-keys-directory is <prefix>/events)."""
+    args = p.parse_args(argv)
+    unset = p.parse_args([])
+    for key, value in vars(args).items():
+        if value == "":
+            setattr(args, key, getattr(unset, key))
+    return args
 
 
 def main(argv=None, environ=None):
     environ = os.environ if environ is None else environ
     p = parser(environ)
-    args = p.parse_args(argv)
-    # As in Kubernetes' migrate, a flag given empty (a wrapper's --flag "$UNSET") counts as unset.
-    unset = p.parse_args([])
-    for key, value in vars(args).items():
-        if value == "":
-            setattr(args, key, getattr(unset, key))
+    args = parse(p, argv)
     for option in PLAIN:
         if option.required and not getattr(args, option.name):
             p.error("%s (or the environment variable %s) is required" % (flag(option), option.env))

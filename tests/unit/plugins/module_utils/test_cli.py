@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from ansible_collections.etcdops.etcd.plugins.module_utils.cli import main, params_from, parser
+from ansible_collections.etcdops.etcd.plugins.module_utils.cli import main, params_from, parse, parser
 
 ENV = {
     "TARGET_VERSION": "3.5.35", "TARGET_STORAGE": "etcd3", "DATA_DIRECTORY": "/var/etcd/data",
@@ -46,7 +46,7 @@ def test_errors_exit_1_with_the_message(tmp_path, capsys):
 
 
 def params_of(environ, argv=()):
-    return params_from(parser(environ).parse_args(list(argv)))
+    return params_from(parse(parser(environ), list(argv)))
 
 
 def test_the_name_falls_back_to_etcd_hostname_then_hostname():
@@ -59,7 +59,9 @@ def test_the_name_falls_back_to_etcd_hostname_then_hostname():
 def test_the_ttl_keys_directory_follows_the_data_prefix():
     assert params_of({})["ttl_keys_prefix"] == "/registry/events"
     assert params_of({"ETCD_DATA_PREFIX": "/k8s/"})["ttl_keys_prefix"] == "/k8s/events"
-    assert params_of({"ETCD_DATA_PREFIX": "/k8s"}, ["--ttl-keys-directory", ""])["ttl_keys_prefix"] == ""
+    # Given empty, as Kubernetes' migrate reads it: the default, not "lease nothing".
+    assert params_of({"ETCD_DATA_PREFIX": "/k8s"}, ["--ttl-keys-directory", ""])["ttl_keys_prefix"] == "/k8s/events"
+    assert params_of({}, ["--ttl-keys-directory", "/custom"])["ttl_keys_prefix"] == "/custom"
 
 
 def test_defer_final_hop_reads_its_variable_and_flag():
