@@ -16,10 +16,13 @@ import sys
 from pathlib import Path
 
 LANES = Path(__file__).resolve().parent.parent / ".cache" / "lanes"
-# The lines of a failed lane that say why: pytest's short summary and its counts, the molecule runner's failures
-# and verdicts, Ansible's and make's errors.
-WHY = re.compile(r"^(FAILED |ERROR |=* ?(?=[^=]*\b(failed|errors?)\b)\d+ \w+.* in [\d.]+s|== .*(failed|not passed)|fatal: |"
-                 r"CRITICAL |ERROR: |make(\[\d+\])?: \*\*\* )")
+# The lines of a failed lane that say why: pytest's short summary, counts and interruptions; the molecule runner's and
+# the matrix's verdicts; Ansible's errors (2.18's "ERROR!", 2.19+'s "[ERROR]:", failed tasks and loop items);
+# ansible-lint's and vermin's verdicts; ansible-test's errors. make's own "*** ... Error N" says only which lane.
+WHY = re.compile(r"^(FAILED |ERROR |!+ Interrupted|=* ?(?=[^=]*\b(failed|errors?)\b)\d+ \w+.* in [\d.]+s|"
+                 r"== .*(failed|not passed)|fatal: |failed: \[|CRITICAL |ERROR: |ERROR! |\[ERROR\]: |"
+                 r"Failed: \d+ failure|Target versions not met)", re.IGNORECASE)
+MAKE = re.compile(r"^make(\[\d+\])?: ")
 WIDTH = 400
 MOST = 12
 
@@ -41,7 +44,7 @@ def run(name, command):
 def why(log_text):
     """The lines of a lane's output that say why it failed, the last ones, each cut to a readable width."""
     lines = [line[:WIDTH] for line in log_text.splitlines() if WHY.match(line)]
-    return lines[-MOST:] or [line[:WIDTH] for line in log_text.splitlines()[-3:]]
+    return lines[-MOST:] or [line[:WIDTH] for line in log_text.splitlines() if not MAKE.match(line)][-3:]
 
 
 def summary(names):

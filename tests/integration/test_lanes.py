@@ -1,6 +1,7 @@
 """`make test`'s closing summary: every lane's verdict and why a failed one failed, from a real pytest run."""
 
 import sys
+from pathlib import Path
 
 import lanes  # tools/ is on pytest.ini's pythonpath
 
@@ -40,9 +41,23 @@ def test_every_lane_passed_is_one_line_and_success(tmp_path, monkeypatch, capfd)
 
 def test_a_lane_that_prints_no_known_reason_shows_its_last_lines(tmp_path, monkeypatch, capfd):
     monkeypatch.setattr(lanes, "LANES", tmp_path / "lanes")
-    script = "printf 'one\\ntwo\\nthree\\nfour\\n'; exit 2"
+    script = "printf 'one\\ntwo\\nthree\\nfour\\nmake[1]: *** [Makefile:9: x] Error 2\\n'; exit 2"
     assert lanes.main(["run", "x", "--", "sh", "-c", script]) == 2
     capfd.readouterr()
     assert lanes.main(["summary", "x"]) == 1
     assert capfd.readouterr().out.splitlines() == ["== lanes: x FAILED (exit 2)", "== x: two", "== x: three",
                                                    "== x: four"]
+
+
+def test_an_ansible_error_under_make_is_the_reason_not_makes_own_line(tmp_path, monkeypatch, capfd):
+    monkeypatch.setattr(lanes, "LANES", tmp_path / "lanes")
+    (tmp_path / "broken.yml").write_text("- hosts: localhost\n  tasks:\n    - name: A task with no action\n")
+    (tmp_path / "Makefile").write_text("check:\n\t%s -i localhost, broken.yml\n"
+                                       % (Path(sys.executable).parent / "ansible-playbook"))
+    assert lanes.main(["run", "checks", "--", "make", "-C", str(tmp_path), "--no-print-directory", "check"]) == 2
+    capfd.readouterr()
+    assert lanes.main(["summary", "checks"]) == 1
+    reasons = capfd.readouterr().out.splitlines()[1:]
+    assert reasons and all(line.startswith("== checks: ") for line in reasons)
+    assert any("ERROR" in line and "action" in line.lower() for line in reasons), reasons
+    assert not any("***" in line for line in reasons)
