@@ -674,9 +674,12 @@ class Backups:
         except (IOError, OSError) as exc:
             shutil.rmtree(partial, ignore_errors=True)
             if exc.errno == errno.ENOSPC:
+                # The room check counts apparent sizes: the copy can still run out, after retention made room.
+                changed = ("the data dir was not changed, but backups_to_keep had already removed the older "
+                           "backup(s) %s to make room" % ", ".join(removed)) if removed else "nothing was changed"
                 raise MigrationError("no space left on the filesystem mounted at %s while backing up %s (%d bytes "
-                                     "needed): nothing was changed; free space or point backup_dir elsewhere"
-                                     % (mount_point(self.root), self.data_dir.path, size))
+                                     "needed): %s; free space or point backup_dir elsewhere"
+                                     % (mount_point(self.root), self.data_dir.path, size, changed))
             raise
         return final, removed
 

@@ -271,6 +271,23 @@ def test_a_disk_that_fills_during_the_backup_copy_leaves_the_data_and_no_partial
     assert tree_digest(data_dir) == digest and os.listdir(backups) == []
 
 
+def test_a_disk_that_fills_during_the_copy_after_retention_names_the_backups_it_removed(data_dir_from, tmp_path):
+    """The room check counts apparent sizes: a copy can still run out after retention removed the older backups to
+    make room, and the message said "nothing was changed"."""
+    version, data_dir, _marks, _before = data_dir_from("3.4.23")
+    backups = tmp_path / "b"
+    older = Backups(DataDir(str(data_dir)), str(backups)).create(version, keep=3)[0]
+    digest = tree_digest(data_dir)
+    command = cli_args(data_dir, etcd_version("3.5"), "--backup-dir", str(backups), "--backups-to-keep", "1")
+    run = subprocess.run(["strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=sendfile",
+                          "-e", "inject=sendfile:error=ENOSPC:when=1"] + command,
+                         capture_output=True, text=True, timeout=600, check=False)
+    assert run.returncode == 1 and "Traceback" not in run.stderr, run.stderr
+    assert "the data dir was not changed, but backups_to_keep had already removed the older backup(s) %s" % older \
+        in run.stderr
+    assert tree_digest(data_dir) == digest and os.listdir(backups) == []
+
+
 def test_a_disk_that_fills_during_a_hop_is_named_and_the_data_put_back(written_by, tmp_path):
     version, pristine, marks, before = written_by("3.4.23")
     # Room for the data and one more WAL segment once the filler goes: a restarting etcd truncates its WAL tail and
