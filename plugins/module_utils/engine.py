@@ -334,13 +334,18 @@ def _logged_disk_full(log_dir):
 
 
 def _disk_full_note(data_dir, disk_full):
-    """The free space once the data is back: a failed etcd may have shrunk its WAL tail, which the restore refills."""
+    """The free space once the data is back (a failed etcd may have shrunk its WAL tail, which the restore refills),
+    on the data's filesystem and the WAL's when that is another one (wal_dir, or member/wal linked elsewhere)."""
     if not disk_full:
         return ""
-    wal_place = data_dir.wal_dir or data_dir.path
-    return ("\nNo space left on device: the filesystem mounted at %s has %d bytes free, and etcd needs %d for a new "
-            "WAL segment besides its data; free space there and run again"
-            % (mount_point(wal_place), free_bytes(wal_place), WAL_SEGMENT_BYTES))
+    mounts = []
+    for place in (data_dir.path, os.path.realpath(data_dir.wal_path())):
+        if mount_point(place) not in [mount for mount, _place in mounts]:
+            mounts.append((mount_point(place), place))
+    return ("\nNo space left on device: %s; etcd needs %d bytes for a new WAL segment besides its data: free space "
+            "there and run again" % (" and ".join("the filesystem mounted at %s has %d bytes free"
+                                                  % (mount, free_bytes(place)) for mount, place in mounts),
+                                     WAL_SEGMENT_BYTES))
 
 
 def _preflight(data_dir, opts):

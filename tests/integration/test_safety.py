@@ -21,8 +21,9 @@ from etcd_sample import free_port, read_state, write_sample_data
 from helpers import (BIN_ROOT, ROOT, broken_bin_dir, copy_tree, etcd_version, params, running_etcd, state_on,
                      tmpfs, tree_digest)
 
-from ansible_collections.etcdops.etcd.plugins.module_utils.datadir import WAL_SEGMENT_BYTES, Backups, DataDir, free_bytes
-from ansible_collections.etcdops.etcd.plugins.module_utils.engine import migrate, validate
+from ansible_collections.etcdops.etcd.plugins.module_utils.datadir import (WAL_SEGMENT_BYTES, Backups, DataDir, free_bytes,
+                                                                          mount_point)
+from ansible_collections.etcdops.etcd.plugins.module_utils.engine import _disk_full_note, migrate, validate
 from ansible_collections.etcdops.etcd.plugins.module_utils.etcd_process import EtcdBinaries, Toolset
 from ansible_collections.etcdops.etcd.plugins.module_utils.steps import StepRunner
 from ansible_collections.etcdops.etcd.plugins.module_utils.versions import MigrationError
@@ -286,6 +287,16 @@ def test_a_disk_that_fills_during_the_copy_after_retention_names_the_backups_it_
     assert "the data dir was not changed, but backups_to_keep had already removed the older backup(s) %s" % older \
         in run.stderr
     assert tree_digest(data_dir) == digest and os.listdir(backups) == []
+
+
+def test_the_disk_full_note_names_the_wals_filesystem_too_when_it_is_another(tmp_path):
+    (tmp_path / "data").mkdir()
+    with tmpfs(tmp_path / "wal-disk", "4m") as wal_disk:
+        note = _disk_full_note(DataDir(str(tmp_path / "data"), wal_dir=str(wal_disk / "wal")), True)
+        assert "the filesystem mounted at %s has" % mount_point(str(tmp_path)) in note
+        assert "and the filesystem mounted at %s has %d bytes free" % (wal_disk, free_bytes(str(wal_disk))) in note
+    assert _disk_full_note(DataDir(str(tmp_path / "data")), True).count("the filesystem mounted at") == 1
+    assert _disk_full_note(DataDir(str(tmp_path / "data")), False) == ""
 
 
 def test_a_disk_that_fills_during_a_hop_is_named_and_the_data_put_back(written_by, tmp_path):
