@@ -50,7 +50,6 @@ from .member_switch import _owner_ids
 from .versions import MigrationError
 
 JOURNAL_STEPS = ("staged", "aside", "in", "swapped")
-# etcd's WAL segments are preallocated at 64 MB (wal.SegmentSizeBytes).
 STAMP_PATTERN = re.compile(r"^\d{8}T\d{6}Z$")
 ASIDE_PATTERN = re.compile(r"^\.?[^/]*before-restore-\d{8}T\d{6}Z$")
 
