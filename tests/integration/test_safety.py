@@ -21,8 +21,8 @@ from etcd_sample import free_port, read_state, write_sample_data
 from helpers import (BIN_ROOT, ROOT, broken_bin_dir, copy_tree, etcd_version, params, running_etcd, state_on,
                      tmpfs, tree_digest)
 
-from ansible_collections.etcdops.etcd.plugins.module_utils.datadir import (WAL_SEGMENT_BYTES, Backups, DataDir, free_bytes,
-                                                                          mount_point)
+from ansible_collections.etcdops.etcd.plugins.module_utils.datadir import (WAL_SEGMENT_BYTES, Backups, DataDir,
+                                                                           free_bytes, mount_point)
 from ansible_collections.etcdops.etcd.plugins.module_utils.engine import _disk_full_note, migrate, validate
 from ansible_collections.etcdops.etcd.plugins.module_utils.etcd_process import EtcdBinaries, Toolset
 from ansible_collections.etcdops.etcd.plugins.module_utils.steps import StepRunner
