@@ -228,16 +228,24 @@ def test_etcd2_to_etcd3_leases_the_keys_under_the_data_prefix(copy_of, pki, tmp_
 
 # --- what Kubernetes' own migrate leaves behind ------------------------------
 
-def test_the_version_txt_next_of_a_killed_kubernetes_migrate_is_cleared(copy_of, tmp_path):
-    """Kubernetes' migrate writes version.txt-next and renames it over version.txt: killed (or out of space,
-    kubernetes#98989) in between, it leaves that file in the data dir, and on an otherwise empty one at first boot."""
+@pytest.mark.parametrize("leftover, content, at_first_boot", [("version.txt-next", "3.4.23/etc", ""),
+                                                               ("version.txt", "", "\n")])
+def test_what_kubernetes_migrate_left_on_a_full_disk_is_read_past(copy_of, tmp_path, leftover, content,
+                                                                   at_first_boot):
+    """Kubernetes' migrate writes version.txt-next and renames it over version.txt: killed or out of space in between
+    it leaves that file, and on a full disk it emptied version.txt, then looped on it (kubernetes#98989). Both are
+    read past: the version comes from the data, and a dir holding nothing else is a first boot."""
     version, data_dir, peer, name, marks, before, ids, _extra = copy_of("v3-3.5-plain")
-    (data_dir / "version.txt-next").write_text("3.4.23/etc")  # cut short by the full disk
+    (data_dir / leftover).write_text(content)
     env = {"TARGET_VERSION": "3.4.23", "DATA_DIRECTORY": str(data_dir), "ETCD_BIN_DIR": str(BIN_ROOT),
            "ETCD_NAME": name, "LISTEN_PEER_URLS": peer}
     code, out, err, _seen = run_cli(env, tmp_path)
     assert code == 0, err
-    assert "removed %s" % (data_dir / "version.txt-next") in err
+    assert '"action": "downgrade-snapshot"' in out
+    if leftover == "version.txt":  # the version was read from the data
+        assert '"cluster_version": "3.5"' in out
+    else:
+        assert "removed %s" % (data_dir / leftover) in err
     assert sorted(p.name for p in data_dir.iterdir()) == ["member", "version.txt"]
     assert (data_dir / "version.txt").read_text() == "3.4.23/etcd3"
     after, info, header = state_after("3.4.23", data_dir, tmp_path, name, peer, [], marks)
@@ -245,32 +253,10 @@ def test_the_version_txt_next_of_a_killed_kubernetes_migrate_is_cleared(copy_of,
 
     first_boot = tmp_path / "first-boot"
     first_boot.mkdir()
-    (first_boot / "version.txt-next").write_text("")
+    (first_boot / leftover).write_text(at_first_boot)
     code, out, err, _seen = run_cli(dict(env, DATA_DIRECTORY=str(first_boot)), tmp_path)
     assert code == 0, err
     assert sorted(p.name for p in first_boot.iterdir()) == ["version.txt"]
-    assert (first_boot / "version.txt").read_text() == "3.4.23/etcd3"
-
-
-def test_an_empty_version_txt_is_read_as_missing(copy_of, tmp_path):
-    """Kubernetes' migrate emptied version.txt on a full disk, then looped on it (kubernetes#98989): an empty file
-    says nothing, so the version is read from the data, and an otherwise empty dir is a first boot."""
-    version, data_dir, peer, name, marks, before, ids, _extra = copy_of("v3-3.5-plain")
-    (data_dir / "version.txt").write_text("")
-    env = {"TARGET_VERSION": "3.4.23", "DATA_DIRECTORY": str(data_dir), "ETCD_BIN_DIR": str(BIN_ROOT),
-           "ETCD_NAME": name, "LISTEN_PEER_URLS": peer}
-    code, out, err, _seen = run_cli(env, tmp_path)
-    assert code == 0, err
-    assert '"action": "downgrade-snapshot"' in out and '"cluster_version": "3.5"' in out
-    assert (data_dir / "version.txt").read_text() == "3.4.23/etcd3"
-    after, info, header = state_after("3.4.23", data_dir, tmp_path, name, peer, [], marks)
-    assert after == before and header["member_id"] == ids["member_id"]
-
-    first_boot = tmp_path / "first-boot"
-    first_boot.mkdir()
-    (first_boot / "version.txt").write_text("\n")
-    code, out, err, _seen = run_cli(dict(env, DATA_DIRECTORY=str(first_boot)), tmp_path)
-    assert code == 0, err
     assert (first_boot / "version.txt").read_text() == "3.4.23/etcd3"
 
 
