@@ -228,10 +228,11 @@ def test_etcd2_to_etcd3_leases_the_keys_under_the_data_prefix(copy_of, pki, tmp_
 
 # --- what Kubernetes' own migrate leaves behind ------------------------------
 
-@pytest.mark.parametrize("leftover, content, at_first_boot", [("version.txt-next", "3.4.23/etc", ""),
-                                                               ("version.txt", "", "\n")])
-def test_what_kubernetes_migrate_left_on_a_full_disk_is_read_past(copy_of, tmp_path, leftover, content,
-                                                                   at_first_boot):
+KUBERNETES_LEFTOVERS = [("version.txt-next", "3.4.23/etc", ""), ("version.txt", "", "\n")]
+
+
+@pytest.mark.parametrize("leftover, content, at_first_boot", KUBERNETES_LEFTOVERS)
+def test_what_kubernetes_migrate_left_on_a_full_disk_is_read_past(copy_of, tmp_path, leftover, content, at_first_boot):
     """Kubernetes' migrate writes version.txt-next and renames it over version.txt: killed or out of space in between
     it leaves that file, and on a full disk it emptied version.txt, then looped on it (kubernetes#98989). Both are
     read past: the version comes from the data, and a dir holding nothing else is a first boot."""
