@@ -56,9 +56,9 @@ for pid in "${builds[@]}"; do wait "$pid" || failed=1; done
 podman network exists "$network" || podman network create --internal "$network" >/dev/null
 
 "$root/.venv/bin/python" "$root/tools/etcd_mirror.py" build "$cache/mirror" ${mirror_versions[@]} >/dev/null
-# Made anew each time: it serves this checkout's mirror, wherever the checkout is. --replace also takes the place
-# of a container whose processes vanished (a machine restored from a snapshot), which "podman rm -f" may not remove.
-podman rm -f "$mirror" >/dev/null 2>&1 || true
+# Made anew each time: it serves this checkout's mirror, wherever the checkout is. --replace takes the place of any
+# container of that name, also one whose processes vanished (a machine restored from a snapshot), which
+# "podman rm -f" may fail to remove.
 podman run -d --replace --name "$mirror" --network "$network" -v "$cache/mirror:/srv:ro" "$image" \
     python3 -m http.server 8080 --directory /srv >/dev/null
 

@@ -155,10 +155,10 @@ def detect(data_dir, count_keys=False, wal_dir=None):
     result["wal"] = wal
     snap_path = v2snap.newest(os.path.join(member, "snap"))
     snap = v2snap.read(snap_path) if snap_path else None
-    snap_version = (v2snap.child((snap or {}).get("store", {}).get("Root"), "0", "version") or {}).get("Value")
+    snap_root = (snap or {}).get("store", {}).get("Root")
+    snap_version = (v2snap.child(snap_root, "0", "version") or {}).get("Value")
     # The v2 store's membership: etcdctl 3.4 and older's "snapshot restore" writes the new members here only.
-    snap_members = sorted((v2snap.child((snap or {}).get("store", {}).get("Root"), "0", "members") or {})
-                          .get("Children") or {})
+    snap_members = sorted((v2snap.child(snap_root, "0", "members") or {}).get("Children") or {})
     result["snap"] = {"path": snap_path, "index": snap["index"], "version": snap_version, "members": snap_members,
                       "custom_v2_content": v2snap.has_custom_content(snap["store"])} if snap else None
 

@@ -338,13 +338,12 @@ def _disk_full_note(data_dir, disk_full):
     on the data's filesystem and the WAL's when that is another one (wal_dir, or member/wal linked elsewhere)."""
     if not disk_full:
         return ""
-    mounts = []
+    mounts = {}
     for place in (data_dir.path, os.path.realpath(data_dir.wal_path())):
-        if mount_point(place) not in [mount for mount, _place in mounts]:
-            mounts.append((mount_point(place), place))
+        mounts.setdefault(mount_point(place), place)
     return ("\nNo space left on device: %s; etcd needs %d bytes for a new WAL segment besides its data: free space "
             "there and run again" % (" and ".join("the filesystem mounted at %s has %d bytes free"
-                                                  % (mount, free_bytes(place)) for mount, place in mounts),
+                                                  % (mount, free_bytes(place)) for mount, place in mounts.items()),
                                      WAL_SEGMENT_BYTES))
 
 
